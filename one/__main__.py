@@ -1,0 +1,3 @@
+from one._cli import app
+
+app(prog_name="one")

@@ -1,0 +1,140 @@
+"""The database under a store: engine, transactions, and the mapping of driver errors.
+
+SQLite (the default) runs in WAL mode with foreign keys on and a busy timeout; every write
+transaction starts with `BEGIN IMMEDIATE`, so a writer waits for the lock up front instead
+of failing half-way on an upgrade from a read lock. PostgreSQL is used through psycopg 3.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session
+
+from ontology.errors import (
+    ConstraintViolationError,
+    DatabaseLockedError,
+    OntologyError,
+    TransactionFailedError,
+)
+
+DEFAULT_DATA_DIR = ".one"
+
+
+def database_url(url: str | None = None) -> str:
+    """The database to use: `url`, else `ONE_DATABASE_URL`, else SQLite under the data dir.
+
+    The data directory is `ONE_DATA_DIR`, else `.one` in the working directory.
+    `postgresql://` URLs are given the psycopg 3 driver.
+    """
+    url = url or os.environ.get("ONE_DATABASE_URL")
+    if not url:
+        data_dir = Path(os.environ.get("ONE_DATA_DIR", DEFAULT_DATA_DIR))
+        return f"sqlite:///{data_dir / 'one.db'}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+@dataclass(frozen=True)
+class Database:
+    """An engine and the way to open read and write transactions on it."""
+
+    url: str
+    engine: Engine
+    busy_timeout: float
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @classmethod
+    def connect(cls, url: str, *, busy_timeout: float = 5.0, synchronous: str = "NORMAL") -> Database:
+        """Open (without touching the schema) the database at `url`."""
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            engine = _sqlite_engine(url, busy_timeout, synchronous)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+        return cls(url=parsed.render_as_string(hide_password=True), engine=engine,
+                   busy_timeout=busy_timeout)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed at the end, rolled back whole on any error."""
+        with self._session(write=True) as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """One read transaction (a consistent snapshot; never takes the write lock)."""
+        with self._session(write=False) as session:
+            yield session
+
+    @contextmanager
+    def _session(self, *, write: bool) -> Iterator[Session]:
+        bind = self.engine.execution_options(one_write=write)
+        try:
+            with Session(bind, expire_on_commit=False, autoflush=False) as session:
+                with session.begin():
+                    yield session
+        except OntologyError:
+            raise
+        except OperationalError as e:
+            if "locked" in str(e.orig) or "busy" in str(e.orig):
+                raise DatabaseLockedError(self.url, self.busy_timeout) from e
+            raise TransactionFailedError(_failed(self.url, e)) from e
+        except IntegrityError as e:
+            raise ConstraintViolationError(
+                f"the database refused the write: {e.orig}; nothing was written"
+            ) from e
+        except DBAPIError as e:
+            raise TransactionFailedError(_failed(self.url, e)) from e
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _failed(url: str, e: DBAPIError) -> str:
+    return f"the database {url} failed the transaction ({e.orig}); nothing was written, retry it"
+
+
+def _sqlite_engine(url: str, busy_timeout: float, synchronous: str) -> Engine:
+    parsed = make_url(url)
+    memory = parsed.database in (None, "", ":memory:")
+    if not memory:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": busy_timeout},
+        poolclass=StaticPool if memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy (below) issue BEGIN itself, so writes can use BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("one_write", True)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine

@@ -1,0 +1,247 @@
+"""The event log: append (one or many, idempotent by key), timelines, and runs.
+
+Events are append-only; the database refuses UPDATE and DELETE on them (see the first
+migration). Within a run, events get consecutive positions 0, 1, 2, ..., so a run reads
+back in order from any position, as the seeds' EventStore does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, insert, or_, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from ontology._entities import require
+from ontology._paging import check_limit, decode_cursor, encode_cursor
+from ontology._records import Event, NewEvent, Page, now_ms, to_ms
+from ontology._scope import Scope
+from ontology._tables import EventRow
+from ontology.errors import IdempotencyConflictError, InvalidInputError, NotFoundError
+
+_TABLE = EventRow.__table__  # type: ignore[attr-defined]
+_COMPARED = ("type", "actor_id", "target_id", "run_id", "metadata")
+_RACE_ATTEMPTS = 3
+
+
+class Events:
+    """The event log of a store (`store.events`)."""
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+
+    def append(
+        self,
+        type: str,
+        actor_id: str,
+        target_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+        idempotency_key: str | None = None,
+        timestamp: datetime | None = None,
+    ) -> Event:
+        """Append one event; see `append_many`."""
+        new = NewEvent(
+            type=type, actor_id=actor_id, target_id=target_id, metadata=dict(metadata or {}),
+            run_id=run_id, idempotency_key=idempotency_key, timestamp=timestamp,
+        )
+        return self.append_many([new])[0]
+
+    def append_many(self, events: Sequence[NewEvent]) -> list[Event]:
+        """Append events in one transaction, in order; returns them as stored.
+
+        An event whose idempotency key is already in the log is not written again: the
+        stored event is returned in its place.
+
+        Raises:
+            UnknownTypeError, InvalidInputError: a bad type or metadata (nothing written).
+            NotFoundError: an actor or target entity does not exist (nothing written).
+            IdempotencyConflictError: a key reused for a different event (nothing written).
+        """
+        rows = [self._row(e) for e in events]
+        if not rows:
+            return []
+        with self._scope.write() as session:
+            require(session, {r["actor_id"] for r in rows} | {r["target_id"] for r in rows} - {None})
+            for attempt in range(_RACE_ATTEMPTS):
+                try:
+                    with session.begin_nested():
+                        return self._insert(session, rows)
+                except IntegrityError:
+                    # Another transaction committed one of our keys first (PostgreSQL):
+                    # the next attempt finds its event and compares against it.
+                    if attempt == _RACE_ATTEMPTS - 1:
+                        raise
+        raise AssertionError("unreachable")
+
+    def get(self, seq: int) -> Event:
+        """The event at position `seq` of the log."""
+        with self._scope.read() as session:
+            row = session.get(EventRow, seq)
+        if row is None:
+            raise NotFoundError("event", str(seq))
+        return Event.of(row)
+
+    def timeline(
+        self,
+        *,
+        actor_id: str | None = None,
+        target_id: str | None = None,
+        type: str | None = None,
+        run_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[Event]:
+        """Events by actor, target, type, run and time range (`since` <= t < `until`), paged."""
+        if type is not None:
+            self._scope.catalogue.get("event", type)
+        check_limit(limit)
+        query = select(EventRow)
+        for column, value in (
+            (EventRow.actor_id, actor_id), (EventRow.target_id, target_id),
+            (EventRow.type, type), (EventRow.run_id, run_id),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(col(EventRow.timestamp) >= to_ms(since))
+        if until is not None:
+            query = query.where(col(EventRow.timestamp) < to_ms(until))
+        if cursor is not None:
+            query = query.where(_beyond(*decode_cursor(cursor), newest_first))
+        order = [col(EventRow.timestamp), col(EventRow.seq)]
+        query = query.order_by(*(c.desc() for c in order) if newest_first else order)
+        with self._scope.read() as session:
+            rows = list(session.exec(query.limit(limit + 1)))
+        last = rows[limit - 1] if len(rows) > limit else None
+        return Page(
+            items=[Event.of(r) for r in rows[:limit]],
+            next_cursor=encode_cursor(last.timestamp, last.seq or 0) if last else None,
+        )
+
+    def read_run(self, run_id: str, from_position: int = 0, *, limit: int | None = None) -> list[Event]:
+        """A run's events in order, starting at `from_position` (0 is the first)."""
+        if from_position < 0:
+            raise InvalidInputError("from_position", "must be 0 or more")
+        query = (
+            select(EventRow)
+            .where(EventRow.run_id == run_id, col(EventRow.run_position) >= from_position)
+            .order_by(col(EventRow.run_position))
+        )
+        if limit is not None:
+            check_limit(limit)
+            query = query.limit(limit)
+        with self._scope.read() as session:
+            return [Event.of(r) for r in session.exec(query)]
+
+    def runs(self, *, limit: int = 100) -> list[str]:
+        """The ids of the most recently active runs, newest first."""
+        check_limit(limit)
+        query = (
+            select(EventRow.run_id, func.max(EventRow.seq).label("last"))
+            .where(col(EventRow.run_id).is_not(None))
+            .group_by(col(EventRow.run_id))
+            .order_by(text("last DESC"))
+            .limit(limit)
+        )
+        with self._scope.read() as session:
+            return [run for run, _ in session.exec(query) if run is not None]
+
+    def _row(self, e: NewEvent) -> dict[str, Any]:
+        if e.idempotency_key is not None and not e.idempotency_key.strip():
+            raise InvalidInputError("idempotency_key", "must be a non-empty string or None")
+        return {
+            "type": e.type,
+            "actor_id": e.actor_id,
+            "target_id": e.target_id,
+            "metadata": self._scope.catalogue.validate("event", e.type, e.metadata),
+            "run_id": e.run_id,
+            "idempotency_key": e.idempotency_key,
+            "timestamp": to_ms(e.timestamp) if e.timestamp else now_ms(),
+        }
+
+    def _insert(self, session: Session, rows: list[dict[str, Any]]) -> list[Event]:
+        stored = _stored_by_key(session, rows)
+        fresh: list[dict[str, Any]] = []
+        for row in rows:
+            key = row["idempotency_key"]
+            if key is None:
+                fresh.append(row)
+            elif key in stored:
+                _check_same(key, stored[key], row)
+            else:
+                stored[key] = row  # a later duplicate in this batch compares against it
+                fresh.append(row)
+        self._position(session, fresh)
+        if fresh:
+            written = session.execute(
+                insert(_TABLE).returning(_TABLE.c.seq, sort_by_parameter_order=True), fresh
+            )
+            for row, (seq,) in zip(fresh, written, strict=True):
+                row["seq"] = seq
+        return [_event(stored[r["idempotency_key"]] if r["idempotency_key"] else r) for r in rows]
+
+    def _position(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        """Number each run's new events after its last stored one."""
+        next_position: dict[str, int] = {}
+        for row in rows:
+            run = row["run_id"]
+            if run is None:
+                row["run_position"] = None
+                continue
+            if run not in next_position:
+                if self._scope.dialect == "postgresql":
+                    # Serialise appends to one run across transactions (SQLite is serial).
+                    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:r))"), {"r": run})
+                last = session.exec(
+                    select(func.max(EventRow.run_position)).where(EventRow.run_id == run)
+                ).one()
+                next_position[run] = -1 if last is None else last
+                next_position[run] += 1
+            else:
+                next_position[run] += 1
+            row["run_position"] = next_position[run]
+
+
+def _stored_by_key(session: Session, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    keys = {r["idempotency_key"] for r in rows} - {None}
+    if not keys:
+        return {}
+    found = session.exec(select(EventRow).where(col(EventRow.idempotency_key).in_(keys)))
+    return {r.idempotency_key: _as_row(r) for r in found if r.idempotency_key}
+
+
+def _as_row(r: EventRow) -> dict[str, Any]:
+    return {
+        "seq": r.seq, "type": r.type, "actor_id": r.actor_id, "target_id": r.target_id,
+        "metadata": r.metadata_, "run_id": r.run_id, "run_position": r.run_position,
+        "idempotency_key": r.idempotency_key, "timestamp": r.timestamp,
+    }
+
+
+def _check_same(key: str, stored: dict[str, Any], new: dict[str, Any]) -> None:
+    differences = [
+        f"{field}: stored {stored[field]!r}, new {new[field]!r}"
+        for field in _COMPARED
+        if stored[field] != new[field]
+    ]
+    if differences:
+        raise IdempotencyConflictError(key, differences)
+
+
+def _event(row: dict[str, Any]) -> Event:
+    return Event.of(EventRow.model_construct(**{**row, "metadata_": row["metadata"]}))
+
+
+def _beyond(timestamp: int, seq: str, newest_first: bool) -> ColumnElement[bool]:
+    ts, n = col(EventRow.timestamp), col(EventRow.seq)
+    if newest_first:
+        return or_(ts < timestamp, and_(ts == timestamp, n < int(seq)))
+    return or_(ts > timestamp, and_(ts == timestamp, n > int(seq)))

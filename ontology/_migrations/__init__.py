@@ -1,0 +1,1 @@
+"""Alembic migrations of the ontology schema: named, ordered, append-only, never edited."""
