@@ -11,7 +11,9 @@ from rich.console import Console
 from one._demo import run_demo
 from ontology.errors import OntologyError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="ONE: run a creator's business with AI.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="ONE: run a creator's business with AI."
+)
 
 
 @app.callback()

@@ -29,27 +29,38 @@ def _populate(store: Store) -> str:
     with store.transaction() as tx:
         maya = tx.entities.create("creator", "Maya Lin", {"niche": "home cooking"})
         tx.events.append("creator_created", maya.id, maya.id, {"niche": "home cooking"})
-        for title, kind in [("Knife skills in 10 minutes", "video"),
-                            ("Why I salt pasta water", "blog_post")]:
+        for title, kind in [
+            ("Knife skills in 10 minutes", "video"),
+            ("Why I salt pasta water", "blog_post"),
+        ]:
             item = tx.entities.create(kind, title, status="published")
             tx.connections.connect(maya.id, item.id, "owns")
-            tx.events.append("content_changed", maya.id, item.id,
-                             {"action": "created", "contentType": kind})
+            tx.events.append(
+                "content_changed", maya.id, item.id, {"action": "created", "contentType": kind}
+            )
         tx.tags.add(maya.id, "cooking", category="topic")
     with store.transaction() as tx:
         clone = tx.entities.create("ai_clone", "Maya's clone", status="draft")
         tx.connections.connect(maya.id, clone.id, "owns")
         tx.connections.connect(clone.id, maya.id, "clone_of")
-        tx.events.append("clone_created", maya.id, clone.id,
-                         {"contentCount": 2, "personality": ["warm", "precise"]})
+        tx.events.append(
+            "clone_created",
+            maya.id,
+            clone.id,
+            {"contentCount": 2, "personality": ["warm", "precise"]},
+        )
         agent = tx.entities.create("strategy_agent", "Strategy")
         tx.connections.connect(maya.id, agent.id, "owns")
         tx.events.append("agent_created", maya.id, agent.id, {"agentType": "strategy_agent"})
         fan = tx.entities.create("audience_member", "Sam")
         tx.connections.connect(fan.id, maya.id, "following")
         tx.events.append("user_joined", fan.id, maya.id)
-        tx.events.append("payment_processed", fan.id, maya.id,
-                         {"status": "completed", "amount": 25.0, "currency": "USD"})
+        tx.events.append(
+            "payment_processed",
+            fan.id,
+            maya.id,
+            {"status": "completed", "amount": 25.0, "currency": "USD"},
+        )
     return maya.id
 
 
@@ -68,8 +79,11 @@ def _print(console: Console, store: Store, path: Path, timeline: list[Event]) ->
     table.add_column("metadata")
     for e in timeline:
         table.add_row(
-            str(e.seq), e.timestamp.strftime("%H:%M:%S.%f")[:-3], e.type,
-            names.get(e.actor_id, e.actor_id), names.get(e.target_id or "", ""),
+            str(e.seq),
+            e.timestamp.strftime("%H:%M:%S.%f")[:-3],
+            e.type,
+            names.get(e.actor_id, e.actor_id),
+            names.get(e.target_id or "", ""),
             ", ".join(f"{k}={v}" for k, v in e.metadata.items()),
         )
     console.print(table)

@@ -47,8 +47,16 @@ class Connections:
             raise InvalidInputError("valid_to", "must not be before valid_from")
         now = now_ms()
         row = ConnectionRow(
-            id=new_id(), from_id=from_id, to_id=to_id, type=type, metadata_=meta,
-            strength=strength, valid_from=start, valid_to=end, created_at=now, updated_at=now,
+            id=new_id(),
+            from_id=from_id,
+            to_id=to_id,
+            type=type,
+            metadata_=meta,
+            strength=strength,
+            valid_from=start,
+            valid_to=end,
+            created_at=now,
+            updated_at=now,
         )
         with self._scope.write() as session:
             require(session, {from_id, to_id})
@@ -76,7 +84,8 @@ class Connections:
         check_limit(limit)
         query = select(ConnectionRow)
         for column, value in (
-            (ConnectionRow.from_id, from_id), (ConnectionRow.to_id, to_id),
+            (ConnectionRow.from_id, from_id),
+            (ConnectionRow.to_id, to_id),
             (ConnectionRow.type, type),
         ):
             if value is not None:

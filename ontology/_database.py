@@ -8,8 +8,9 @@ of failing half-way on an upgrade from a read lock. PostgreSQL is used through p
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,21 +54,32 @@ class Database:
     url: str
     engine: Engine
     busy_timeout: float
+    # An in-memory SQLite database is one connection: its transactions take turns.
+    serial: threading.Lock | None = None
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @classmethod
-    def connect(cls, url: str, *, busy_timeout: float = 5.0, synchronous: str = "NORMAL") -> Database:
+    def connect(
+        cls, url: str, *, busy_timeout: float = 5.0, synchronous: str = "NORMAL"
+    ) -> Database:
         """Open (without touching the schema) the database at `url`."""
         parsed = make_url(url)
+        serial = None
         if parsed.get_backend_name() == "sqlite":
             engine = _sqlite_engine(url, busy_timeout, synchronous)
+            if _is_memory(url):
+                serial = threading.Lock()
         else:
             engine = create_engine(url, pool_pre_ping=True)
-        return cls(url=parsed.render_as_string(hide_password=True), engine=engine,
-                   busy_timeout=busy_timeout)
+        return cls(
+            url=parsed.render_as_string(hide_password=True),
+            engine=engine,
+            busy_timeout=busy_timeout,
+            serial=serial,
+        )
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -85,9 +97,12 @@ class Database:
     def _session(self, *, write: bool) -> Iterator[Session]:
         bind = self.engine.execution_options(one_write=write)
         try:
-            with Session(bind, expire_on_commit=False, autoflush=False) as session:
-                with session.begin():
-                    yield session
+            with (
+                self.serial or nullcontext(),
+                Session(bind, expire_on_commit=False, autoflush=False) as session,
+                session.begin(),
+            ):
+                yield session
         except OntologyError:
             raise
         except OperationalError as e:
@@ -109,9 +124,13 @@ def _failed(url: str, e: DBAPIError) -> str:
     return f"the database {url} failed the transaction ({e.orig}); nothing was written, retry it"
 
 
+def _is_memory(url: str) -> bool:
+    return make_url(url).database in (None, "", ":memory:")
+
+
 def _sqlite_engine(url: str, busy_timeout: float, synchronous: str) -> Engine:
     parsed = make_url(url)
-    memory = parsed.database in (None, "", ":memory:")
+    memory = _is_memory(url)
     if not memory:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
     engine = create_engine(

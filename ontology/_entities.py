@@ -8,7 +8,7 @@ from typing import Any, get_args
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
-from ontology._paging import decode_cursor, encode_cursor, check_limit
+from ontology._paging import check_limit, decode_cursor, encode_cursor
 from ontology._records import Entity, Page, Status, now_ms
 from ontology._scope import Scope, new_id
 from ontology._tables import EntityRow
@@ -38,8 +38,13 @@ class Entities:
         _check_status(status)
         now = now_ms()
         row = EntityRow(
-            id=id or new_id(), type=type, name=name, properties=props, status=status,
-            created_at=now, updated_at=now,
+            id=id or new_id(),
+            type=type,
+            name=name,
+            properties=props,
+            status=status,
+            created_at=now,
+            updated_at=now,
         )
         with self._scope.write() as session:
             if id is not None and session.get(EntityRow, id) is not None:
@@ -87,7 +92,9 @@ class Entities:
         more = len(rows) > limit
         items = [Entity.of(r) for r in rows[:limit]]
         last = rows[limit - 1] if more else None
-        return Page(items=items, next_cursor=encode_cursor(last.created_at, last.id) if last else None)
+        return Page(
+            items=items, next_cursor=encode_cursor(last.created_at, last.id) if last else None
+        )
 
     def patch(
         self,

@@ -46,8 +46,13 @@ class Events:
     ) -> Event:
         """Append one event; see `append_many`."""
         new = NewEvent(
-            type=type, actor_id=actor_id, target_id=target_id, metadata=dict(metadata or {}),
-            run_id=run_id, idempotency_key=idempotency_key, timestamp=timestamp,
+            type=type,
+            actor_id=actor_id,
+            target_id=target_id,
+            metadata=dict(metadata or {}),
+            run_id=run_id,
+            idempotency_key=idempotency_key,
+            timestamp=timestamp,
         )
         return self.append_many([new])[0]
 
@@ -66,7 +71,9 @@ class Events:
         if not rows:
             return []
         with self._scope.write() as session:
-            require(session, {r["actor_id"] for r in rows} | {r["target_id"] for r in rows} - {None})
+            require(
+                session, {r["actor_id"] for r in rows} | {r["target_id"] for r in rows} - {None}
+            )
             for attempt in range(_RACE_ATTEMPTS):
                 try:
                     with session.begin_nested():
@@ -105,8 +112,10 @@ class Events:
         check_limit(limit)
         query = select(EventRow)
         for column, value in (
-            (EventRow.actor_id, actor_id), (EventRow.target_id, target_id),
-            (EventRow.type, type), (EventRow.run_id, run_id),
+            (EventRow.actor_id, actor_id),
+            (EventRow.target_id, target_id),
+            (EventRow.type, type),
+            (EventRow.run_id, run_id),
         ):
             if value is not None:
                 query = query.where(column == value)
@@ -126,7 +135,9 @@ class Events:
             next_cursor=encode_cursor(last.timestamp, last.seq or 0) if last else None,
         )
 
-    def read_run(self, run_id: str, from_position: int = 0, *, limit: int | None = None) -> list[Event]:
+    def read_run(
+        self, run_id: str, from_position: int = 0, *, limit: int | None = None
+    ) -> list[Event]:
         """A run's events in order, starting at `from_position` (0 is the first)."""
         if from_position < 0:
             raise InvalidInputError("from_position", "must be 0 or more")
@@ -220,9 +231,15 @@ def _stored_by_key(session: Session, rows: list[dict[str, Any]]) -> dict[str, di
 
 def _as_row(r: EventRow) -> dict[str, Any]:
     return {
-        "seq": r.seq, "type": r.type, "actor_id": r.actor_id, "target_id": r.target_id,
-        "metadata": r.metadata_, "run_id": r.run_id, "run_position": r.run_position,
-        "idempotency_key": r.idempotency_key, "timestamp": r.timestamp,
+        "seq": r.seq,
+        "type": r.type,
+        "actor_id": r.actor_id,
+        "target_id": r.target_id,
+        "metadata": r.metadata_,
+        "run_id": r.run_id,
+        "run_position": r.run_position,
+        "idempotency_key": r.idempotency_key,
+        "timestamp": r.timestamp,
     }
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
+import uuid_utils
 from sqlmodel import Session
 
 from ontology._catalogue import Catalogue
@@ -14,8 +14,8 @@ from ontology._database import Database
 
 
 def new_id() -> str:
-    """A new random id for an entity, connection or tag."""
-    return str(uuid.uuid4())
+    """A new id for an entity, connection or tag: a UUIDv7, so ids sort by creation."""
+    return str(uuid_utils.uuid7())
 
 
 @dataclass(frozen=True)

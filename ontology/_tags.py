@@ -80,7 +80,9 @@ class Tags:
         with self._scope.read() as session:
             return [Tag.of(t) for t in session.exec(query)]
 
-    def entities(self, name: str, *, limit: int = 100, include_deleted: bool = False) -> list[Entity]:
+    def entities(
+        self, name: str, *, limit: int = 100, include_deleted: bool = False
+    ) -> list[Entity]:
         """Entities that carry the tag `name`, oldest first."""
         check_limit(limit)
         query = (
@@ -106,8 +108,14 @@ class Tags:
     ) -> TagRow:
         dialect = postgresql if self._scope.dialect == "postgresql" else sqlite
         values = {
-            "id": new_id(), "name": name, "category": category, "description": description,
-            "color": color, "icon": icon, "usage_count": 0, "created_at": now_ms(),
+            "id": new_id(),
+            "name": name,
+            "category": category,
+            "description": description,
+            "color": color,
+            "icon": icon,
+            "usage_count": 0,
+            "created_at": now_ms(),
         }
         # Two writers may create the same tag at once: the second insert does nothing.
         session.execute(

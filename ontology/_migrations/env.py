@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
 
 from ontology._tables import EntityRow  # noqa: F401  (registers the tables on the metadata)
-from sqlmodel import SQLModel
 
 connection: Connection = context.config.attributes["connection"]
 context.configure(

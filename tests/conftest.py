@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers import Postgres, postgres, postgres_bin
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Postgres]:
+    """A PostgreSQL server for the whole session. Skipped only outside CI when not installed."""
+    if postgres_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed in CI; .ci/run must install it")
+        pytest.skip("PostgreSQL is not installed (scripts/ensure-postgres installs it)")
+    with postgres() as server:
+        yield server

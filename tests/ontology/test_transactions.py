@@ -1,0 +1,59 @@
+"""Contract: writes that belong together commit together, or not at all."""
+
+from __future__ import annotations
+
+import pytest
+
+from ontology import Store
+from ontology.errors import NotFoundError
+
+
+class BoomError(Exception):
+    pass
+
+
+def test_a_transaction_commits_everything_at_the_end(store: Store, creator: str) -> None:
+    with store.transaction() as tx:
+        clone = tx.entities.create("ai_clone", "clone", status="draft")
+        tx.connections.connect(creator, clone.id, "owns")
+        tx.events.append("clone_created", creator, clone.id, {"content_count": 1}, run_id="b")
+        tx.tags.add(clone.id, "ai_clone", category="status")
+        # Reads inside the transaction see its own writes.
+        assert tx.entities.get(clone.id).status == "draft"
+    assert store.entities.get(clone.id).name == "clone"
+    assert [c.type for c in store.connections.query(from_id=creator).items] == ["owns"]
+    assert [e.type for e in store.events.read_run("b")] == ["clone_created"]
+    assert [t.name for t in store.tags.of(clone.id)] == ["ai_clone"]
+
+
+def test_an_error_in_a_transaction_rolls_all_of_it_back(store: Store, creator: str) -> None:
+    with pytest.raises(BoomError), store.transaction() as tx:
+        clone = tx.entities.create("ai_clone", "clone")
+        tx.connections.connect(creator, clone.id, "owns")
+        tx.events.append(
+            "clone_created", creator, clone.id, {"content_count": 1}, idempotency_key="clone-1"
+        )
+        tx.tags.add(creator, "has-clone")
+        raise BoomError
+    _assert_nothing_but_the_creator(store, creator)
+    # The idempotency key was rolled back too: it is free for the real event.
+    assert (
+        store.events.append("user_joined", creator, idempotency_key="clone-1").type == "user_joined"
+    )
+
+
+def test_an_ontology_error_mid_transaction_rolls_back_the_earlier_writes(
+    store: Store, creator: str
+) -> None:
+    with pytest.raises(NotFoundError), store.transaction() as tx:
+        clone = tx.entities.create("ai_clone", "clone")
+        tx.events.append("clone_created", creator, clone.id, {"content_count": 1})
+        tx.connections.connect(clone.id, "ghost", "trained_on")
+    _assert_nothing_but_the_creator(store, creator)
+
+
+def _assert_nothing_but_the_creator(store: Store, creator: str) -> None:
+    assert [e.id for e in store.entities.query(include_deleted=True).items] == [creator]
+    assert store.connections.query().items == []
+    assert store.events.timeline().items == []
+    assert store.tags.of(creator) == []
