@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
@@ -24,11 +24,13 @@ from sqlmodel import Session
 from ontology.errors import (
     ConstraintViolationError,
     DatabaseLockedError,
+    InvalidInputError,
     OntologyError,
     TransactionFailedError,
 )
 
 DEFAULT_DATA_DIR = ".one"
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 
 def database_url(url: str | None = None) -> str:
@@ -63,9 +65,13 @@ class Database:
 
     @classmethod
     def connect(
-        cls, url: str, *, busy_timeout: float = 5.0, synchronous: str = "NORMAL"
+        cls, url: str, *, busy_timeout: float = 5.0, synchronous: Synchronous = "NORMAL"
     ) -> Database:
         """Open (without touching the schema) the database at `url`."""
+        if synchronous not in get_args(Synchronous):
+            raise InvalidInputError("synchronous", f"must be one of {get_args(Synchronous)}")
+        if busy_timeout < 0:
+            raise InvalidInputError("busy_timeout", "must be 0 or more seconds")
         parsed = make_url(url)
         serial = None
         if parsed.get_backend_name() == "sqlite":
@@ -128,7 +134,7 @@ def _is_memory(url: str) -> bool:
     return make_url(url).database in (None, "", ":memory:")
 
 
-def _sqlite_engine(url: str, busy_timeout: float, synchronous: str) -> Engine:
+def _sqlite_engine(url: str, busy_timeout: float, synchronous: Synchronous) -> Engine:
     parsed = make_url(url)
     memory = _is_memory(url)
     if not memory:
@@ -148,6 +154,7 @@ def _sqlite_engine(url: str, busy_timeout: float, synchronous: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from ontology._entities import require
 from ontology._paging import check_limit, decode_cursor, encode_cursor
-from ontology._records import Event, NewEvent, Page, now_ms, to_ms
+from ontology._records import Event, NewEvent, Page, from_ms, now_ms, to_ms
 from ontology._scope import Scope
 from ontology._tables import EventRow
 from ontology.errors import IdempotencyConflictError, InvalidInputError, NotFoundError
@@ -74,13 +74,15 @@ class Events:
             require(
                 session, {r["actor_id"] for r in rows} | {r["target_id"] for r in rows} - {None}
             )
+            if self._scope.dialect != "postgresql":
+                return self._insert(session, rows)  # SQLite writers take turns: no race
             for attempt in range(_RACE_ATTEMPTS):
                 try:
                     with session.begin_nested():
                         return self._insert(session, rows)
                 except IntegrityError:
-                    # Another transaction committed one of our keys first (PostgreSQL):
-                    # the next attempt finds its event and compares against it.
+                    # Another transaction committed one of our keys first: the next
+                    # attempt finds its event and compares against it.
                     if attempt == _RACE_ATTEMPTS - 1:
                         raise
         raise AssertionError("unreachable")
@@ -176,6 +178,7 @@ class Events:
             "run_id": e.run_id,
             "idempotency_key": e.idempotency_key,
             "timestamp": to_ms(e.timestamp) if e.timestamp else now_ms(),
+            "run_position": None,
         }
 
     def _insert(self, session: Session, rows: list[dict[str, Any]]) -> list[Event]:
@@ -190,35 +193,49 @@ class Events:
             else:
                 stored[key] = row  # a later duplicate in this batch compares against it
                 fresh.append(row)
-        self._position(session, fresh)
         if fresh:
-            written = session.execute(
-                insert(_TABLE).returning(_TABLE.c.seq, sort_by_parameter_order=True), fresh
-            )
-            for row, (seq,) in zip(fresh, written, strict=True):
-                row["seq"] = seq
+            self._position(session, fresh)
+            self._write(session, fresh)
         return [_event(stored[r["idempotency_key"]] if r["idempotency_key"] else r) for r in rows]
+
+    def _write(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        """Insert `rows` in order, setting each one's `seq`."""
+        if self._scope.dialect == "postgresql":
+            written = session.execute(
+                insert(_TABLE).returning(_TABLE.c.seq, sort_by_parameter_order=True), rows
+            )
+            for row, (seq,) in zip(rows, written, strict=True):
+                row["seq"] = seq
+            return
+        # SQLite cannot return ids in parameter order from one statement (SQLAlchemy then
+        # inserts row by row), but its writers take turns (BEGIN IMMEDIATE), so the next
+        # positions are known: number the rows here and insert them with one executemany.
+        last = session.exec(select(func.max(EventRow.seq))).one() or 0
+        for seq, row in enumerate(rows, start=last + 1):
+            row["seq"] = seq
+        session.execute(insert(_TABLE), rows)
 
     def _position(self, session: Session, rows: list[dict[str, Any]]) -> None:
         """Number each run's new events after its last stored one."""
-        next_position: dict[str, int] = {}
+        runs = sorted({r["run_id"] for r in rows} - {None})
+        if not runs:
+            return
+        if self._scope.dialect == "postgresql":
+            # Serialise appends to one run across transactions (SQLite writers take turns),
+            # locking in sorted order so that two batches never deadlock.
+            for run in runs:
+                session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:r))"), {"r": run})
+        query = (
+            select(EventRow.run_id, func.max(EventRow.run_position))
+            .where(col(EventRow.run_id).in_(runs))
+            .group_by(col(EventRow.run_id))
+        )
+        last = {run: pos for run, pos in session.exec(query) if pos is not None}
+        following = {run: last.get(run, -1) + 1 for run in runs}
         for row in rows:
-            run = row["run_id"]
-            if run is None:
-                row["run_position"] = None
-                continue
-            if run not in next_position:
-                if self._scope.dialect == "postgresql":
-                    # Serialise appends to one run across transactions (SQLite is serial).
-                    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:r))"), {"r": run})
-                last = session.exec(
-                    select(func.max(EventRow.run_position)).where(EventRow.run_id == run)
-                ).one()
-                next_position[run] = -1 if last is None else last
-                next_position[run] += 1
-            else:
-                next_position[run] += 1
-            row["run_position"] = next_position[run]
+            if row["run_id"] is not None:
+                row["run_position"] = following[row["run_id"]]
+                following[row["run_id"]] += 1
 
 
 def _stored_by_key(session: Session, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -254,7 +271,17 @@ def _check_same(key: str, stored: dict[str, Any], new: dict[str, Any]) -> None:
 
 
 def _event(row: dict[str, Any]) -> Event:
-    return Event.of(EventRow.model_construct(**{**row, "metadata_": row["metadata"]}))
+    return Event.model_construct(
+        seq=row["seq"],
+        type=row["type"],
+        actor_id=row["actor_id"],
+        target_id=row["target_id"],
+        timestamp=from_ms(row["timestamp"]),
+        metadata=row["metadata"],
+        run_id=row["run_id"],
+        run_position=row["run_position"],
+        idempotency_key=row["idempotency_key"],
+    )
 
 
 def _beyond(timestamp: int, seq: str, newest_first: bool) -> ColumnElement[bool]:

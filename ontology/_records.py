@@ -119,8 +119,9 @@ class Event(_Record):
 
     @classmethod
     def of(cls, row: EventRow) -> Event:
+        """The record of a stored row (validated when it was written, so not again)."""
         assert row.seq is not None
-        return cls(
+        return cls.model_construct(
             seq=row.seq,
             type=row.type,
             actor_id=row.actor_id,

@@ -12,7 +12,7 @@ from typing import ParamSpec, TypeVar
 from ontology import _migrate
 from ontology._catalogue import Catalogue
 from ontology._connections import Connections
-from ontology._database import Database, database_url
+from ontology._database import Database, Synchronous, database_url
 from ontology._entities import Entities
 from ontology._events import Events
 from ontology._scope import Scope
@@ -22,12 +22,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class Transaction:
-    """Operations that commit together when the `with` block ends, or not at all.
-
-    Has the same `entities`, `connections`, `events` and `tags` as a `Store`.
-    """
-
+class _Operations:
     def __init__(self, scope: Scope) -> None:
         self.catalogue = scope.catalogue
         self.entities = Entities(scope)
@@ -36,7 +31,14 @@ class Transaction:
         self.tags = Tags(scope)
 
 
-class Store(Transaction):
+class Transaction(_Operations):
+    """Operations that commit together when the `with` block ends, or not at all.
+
+    Has the same `entities`, `connections`, `events` and `tags` as a `Store`.
+    """
+
+
+class Store(_Operations):
     """The ontology: entities, connections, events and tags, with one API on any backend.
 
     Each call is a transaction of its own; `transaction()` groups several.
@@ -64,6 +66,7 @@ class Store(Transaction):
         *,
         catalogue: Catalogue | None = None,
         busy_timeout: float = 5.0,
+        synchronous: Synchronous = "NORMAL",
         migrate: bool = True,
     ) -> Store:
         """Open the store at `url`, applying any migration it lacks.
@@ -74,9 +77,11 @@ class Store(Transaction):
                 `.one/one.db` under `ONE_DATA_DIR` or the working directory.
             catalogue: the types to accept; ONE's built-ins when not given.
             busy_timeout: seconds a SQLite writer waits for another to finish.
+            synchronous: SQLite's fsync policy. `NORMAL` (WAL) keeps every committed
+                transaction through a crash of the process; `FULL` also through a power cut.
             migrate: bring the schema up to date first (the default).
         """
-        db = Database.connect(database_url(url), busy_timeout=busy_timeout)
+        db = Database.connect(database_url(url), busy_timeout=busy_timeout, synchronous=synchronous)
         if migrate:
             _migrate.upgrade(db)
         return cls(db, catalogue)

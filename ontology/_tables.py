@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -17,6 +17,12 @@ _JSON = JSON().with_variant(JSONB(), "postgresql")
 # SQLite makes only INTEGER PRIMARY KEY an alias of the rowid (autoincrementing);
 # PostgreSQL needs a 64-bit identity for a log that grows without bound.
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _present(column: str) -> dict[str, Any]:
+    """Index only the rows where `column` is set: most events have no target, run or key."""
+    where = text(f"{column} IS NOT NULL")
+    return {"sqlite_where": where, "postgresql_where": where}
 
 
 class EntityRow(SQLModel, table=True):
@@ -63,12 +69,30 @@ class EventRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_events_type", "type", "timestamp", "seq"),
         Index("ix_events_actor", "actor_id", "timestamp", "seq"),
-        Index("ix_events_target", "target_id", "timestamp", "seq"),
+        Index("ix_events_target", "target_id", "timestamp", "seq", **_present("target_id")),
         Index("ix_events_timestamp", "timestamp", "seq"),
         Index("ix_events_actor_type", "actor_id", "type", "timestamp", "seq"),
-        Index("ix_events_target_type", "target_id", "type", "timestamp", "seq"),
-        Index("ux_events_run_position", "run_id", "run_position", unique=True),
-        Index("ux_events_idempotency_key", "idempotency_key", unique=True),
+        Index(
+            "ix_events_target_type",
+            "target_id",
+            "type",
+            "timestamp",
+            "seq",
+            **_present("target_id"),
+        ),
+        Index(
+            "ux_events_run_position",
+            "run_id",
+            "run_position",
+            unique=True,
+            **_present("run_id"),
+        ),
+        Index(
+            "ux_events_idempotency_key",
+            "idempotency_key",
+            unique=True,
+            **_present("idempotency_key"),
+        ),
     )
 
     seq: int | None = Field(default=None, sa_column=Column(_SEQ, primary_key=True))

@@ -73,14 +73,21 @@ def upgrade() -> None:
     for name, columns in {
         "ix_events_type": ["type", "timestamp", "seq"],
         "ix_events_actor": ["actor_id", "timestamp", "seq"],
-        "ix_events_target": ["target_id", "timestamp", "seq"],
         "ix_events_timestamp": ["timestamp", "seq"],
         "ix_events_actor_type": ["actor_id", "type", "timestamp", "seq"],
-        "ix_events_target_type": ["target_id", "type", "timestamp", "seq"],
     }.items():
         op.create_index(name, "events", columns)
-    op.create_index("ux_events_run_position", "events", ["run_id", "run_position"], unique=True)
-    op.create_index("ux_events_idempotency_key", "events", ["idempotency_key"], unique=True)
+    # Most events have no target, run or key: index only the rows that do.
+    for name, columns, unique in [
+        ("ix_events_target", ["target_id", "timestamp", "seq"], False),
+        ("ix_events_target_type", ["target_id", "type", "timestamp", "seq"], False),
+        ("ux_events_run_position", ["run_id", "run_position"], True),
+        ("ux_events_idempotency_key", ["idempotency_key"], True),
+    ]:
+        where = sa.text(f"{columns[0]} IS NOT NULL")
+        op.create_index(
+            name, "events", columns, unique=unique, sqlite_where=where, postgresql_where=where
+        )
 
     op.create_table(
         "tags",

@@ -1,0 +1,332 @@
+"""Benchmarks of the ontology's event log on SQLite: single appends, batched appends, queries.
+
+Every benchmark writes to a fresh SQLite database in a temporary directory, removed
+afterwards, and goes through the public `Store` API only.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.table import Table
+
+from ontology import NewEvent, Store
+
+K = TypeVar("K")
+
+SEED = 1_000_003
+START = datetime(2025, 1, 1, tzinfo=UTC)
+SPAN = timedelta(days=30)
+DAY = timedelta(days=1)
+RUN_LENGTH = 50
+ACTORS = 1_000
+WARMUP_QUERIES = 10
+BATCHED_SIZE = 1_000
+BUILD_SIZE = 5_000
+BUILD_BATCHES_PER_TRANSACTION = 20
+BATCHED_GOAL = 20_000.0
+QUERY_GOAL_MS = 10.0
+
+# Built-in event types whose metadata is any JSON object.
+EVENT_TYPES = (
+    "user_joined",
+    "user_engaged",
+    "comment_posted",
+    "ugc_created",
+    "content_uploaded",
+    "content_generated",
+    "insight_generated",
+    "prediction_made",
+    "report_generated",
+    "optimization_applied",
+    "course_enrolled",
+    "lesson_completed",
+    "course_completed",
+    "certificate_earned",
+    "achievement_unlocked",
+    "level_up",
+    "viral_share",
+    "referral_made",
+    "revenue_generated",
+    "cost_incurred",
+)
+ACTOR_TYPES = ("audience_member", "creator", "ai_clone", "marketing_agent", "intelligence_agent")
+
+out = Console(highlight=False)
+progress = Console(stderr=True, highlight=False)
+
+
+@dataclass(frozen=True)
+class Scale:
+    single_appends: int
+    batched_events: int
+    log_events: int
+    queries: int
+
+
+FULL = Scale(single_appends=5_000, batched_events=200_000, log_events=1_000_000, queries=500)
+QUICK = Scale(single_appends=500, batched_events=10_000, log_events=50_000, queries=300)
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    value: float
+    unit: str
+    goal: str | None = None
+    met: bool | None = None
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+@contextmanager
+def temp_store() -> Iterator[Store]:
+    """A store on a fresh SQLite file in a temporary directory, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="one-bench-") as tmp:
+        store = Store.open(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+def create_actors(store: Store, count: int) -> list[str]:
+    with store.transaction() as tx:
+        return [
+            tx.entities.create(ACTOR_TYPES[i % len(ACTOR_TYPES)], f"actor {i}").id
+            for i in range(count)
+        ]
+
+
+def run_id(number: int) -> str:
+    return f"run-{number:07d}"
+
+
+def new_event(
+    actors: Sequence[str], index: int, run: int, when: datetime | None, rng: random.Random
+) -> NewEvent:
+    return NewEvent(
+        type=rng.choice(EVENT_TYPES),
+        actor_id=rng.choice(actors),
+        target_id=rng.choice(actors) if rng.random() < 0.5 else None,
+        metadata={"source": "bench", "n": index},
+        run_id=run_id(run),
+        timestamp=when,
+    )
+
+
+def event_batches(
+    actors: Sequence[str], total: int, size: int, rng: random.Random
+) -> Iterator[list[NewEvent]]:
+    """`total` events in time order over `SPAN`, in batches of `size` holding whole runs.
+
+    A batch's runs (of `RUN_LENGTH` events each) are interleaved, as concurrent runs are.
+    """
+    for first in range(0, total, size):
+        count = min(size, total - first)
+        runs = max(1, count // RUN_LENGTH)
+        batch = []
+        for i in range(first, first + count):
+            when = START + SPAN * ((i + rng.random()) / total)
+            batch.append(new_event(actors, i, first // RUN_LENGTH + (i - first) % runs, when, rng))
+        yield batch
+
+
+def timed(call: Callable[[K], object], keys: Iterable[K]) -> list[float]:
+    """The seconds each `call(key)` took, in order."""
+    seconds = []
+    for key in keys:
+        started = time.perf_counter()
+        call(key)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The `pct`-th percentile (nearest rank) of `values`."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))]
+
+
+def report(title: str, figures: list[Figure]) -> dict[str, Any]:
+    """Print `figures` as a table; return them as JSON-ready data."""
+    table = Table(title=title, title_justify="left", title_style="bold")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("goal")
+    for f in figures:
+        verdict = "" if f.met is None else (" [green]met[/]" if f.met else " [red]missed[/]")
+        table.add_row(f.label, f"{f.value:,.2f} {f.unit}", f"{f.goal or ''}{verdict}")
+    out.print(table)
+    return {"title": title, "figures": {f.key: _json(f) for f in figures}}
+
+
+def _json(figure: Figure) -> dict[str, Any]:
+    return {k: v for k, v in asdict(figure).items() if k != "key"}
+
+
+def latency_figures(
+    key: str, label: str, seconds: Sequence[float], high: int, goal_ms: float | None = None
+) -> list[Figure]:
+    """p50 and p`high` of `seconds` in ms; a goal, when given, applies to p`high`."""
+    p_high = percentile(seconds, high) * 1000
+    return [
+        Figure(f"{key}_p50_ms", f"{label} p50", percentile(seconds, 50) * 1000, "ms"),
+        Figure(
+            f"{key}_p{high}_ms",
+            f"{label} p{high}",
+            p_high,
+            "ms",
+            goal=None if goal_ms is None else f"p{high} <= {goal_ms:g} ms",
+            met=None if goal_ms is None else p_high <= goal_ms,
+        ),
+    ]
+
+
+# --- 1. single appends ------------------------------------------------------------------
+
+
+def single_appends(quick: bool) -> dict[str, Any]:
+    """`events.append` one event per call, each its own transaction."""
+    count = (QUICK if quick else FULL).single_appends
+    rng = random.Random(SEED)
+    with temp_store() as store:
+        actors = create_actors(store, ACTORS)
+        events = [new_event(actors, i, i // RUN_LENGTH, None, rng) for i in range(count)]
+
+        def append(e: NewEvent) -> None:
+            store.events.append(e.type, e.actor_id, e.target_id, e.metadata, run_id=e.run_id)
+
+        warmup = [new_event(actors, i, count + i, None, rng) for i in range(WARMUP_QUERIES)]
+        timed(append, warmup)
+        seconds = timed(append, events)
+    return report(
+        f"Single appends: {count:,} events, one transaction each",
+        [
+            Figure("events_per_s", "throughput", count / sum(seconds), "events/s"),
+            *latency_figures("append", "latency per append", seconds, 99),
+        ],
+    )
+
+
+# --- 2. batched appends -----------------------------------------------------------------
+
+
+def batched_appends(quick: bool) -> dict[str, Any]:
+    """`events.append_many` in batches of `BATCHED_SIZE`; only the calls are timed."""
+    total = (QUICK if quick else FULL).batched_events
+    rng = random.Random(SEED)
+    with temp_store() as store:
+        actors = create_actors(store, ACTORS)
+        seconds = timed(store.events.append_many, event_batches(actors, total, BATCHED_SIZE, rng))
+    rate = total / sum(seconds)
+    return report(
+        f"Batched appends: {total:,} events, append_many of {BATCHED_SIZE:,}",
+        [
+            Figure(
+                "events_per_s",
+                "throughput",
+                rate,
+                "events/s",
+                goal=f">= {BATCHED_GOAL:,.0f} events/s",
+                met=rate >= BATCHED_GOAL,
+            ),
+            *latency_figures("batch", "latency per batch", seconds, 99),
+        ],
+    )
+
+
+# --- 3. timeline queries ----------------------------------------------------------------
+
+
+def build_log(store: Store, actors: Sequence[str], total: int, rng: random.Random) -> float:
+    """Append `total` events in batches of `BUILD_SIZE`, several per transaction; seconds."""
+    started = time.perf_counter()
+    batches = event_batches(actors, total, BUILD_SIZE, rng)
+    done = 0
+    while group := list(islice(batches, BUILD_BATCHES_PER_TRANSACTION)):
+        with store.transaction() as tx:
+            for batch in group:
+                tx.events.append_many(batch)
+        done += sum(len(batch) for batch in group)
+        elapsed = time.perf_counter() - started
+        progress.print(f"  log: {done:,}/{total:,} events, {done / elapsed:,.0f} events/s")
+    return time.perf_counter() - started
+
+
+def query_figures(
+    key: str, label: str, call: Callable[[K], Sequence[object]], keys: Sequence[K]
+) -> list[Figure]:
+    """Time `call` over `keys` after warming up on the first few; latencies and rows per call."""
+    for warmup in keys[:WARMUP_QUERIES]:
+        call(warmup)
+    rows: list[int] = []
+    seconds = timed(lambda k: rows.append(len(call(k))), keys[WARMUP_QUERIES:])
+    return [
+        *latency_figures(key, label, seconds, 95, QUERY_GOAL_MS),
+        Figure(f"{key}_rows", f"{label} rows/query", statistics.fmean(rows), "rows"),
+    ]
+
+
+def timeline_queries(quick: bool) -> dict[str, Any]:
+    """Timeline and run queries over a log of `log_events` events."""
+    scale = QUICK if quick else FULL
+    rng = random.Random(SEED)
+    with temp_store() as store:
+        actors = create_actors(store, ACTORS)
+        build_s = build_log(store, actors, scale.log_events, rng)
+        figures = [
+            Figure("build_s", "log build time", build_s, "s"),
+            Figure("build_events_per_s", "log build rate", scale.log_events / build_s, "events/s"),
+            *query_set(store, actors, scale, random.Random(SEED)),
+        ]
+    return report(
+        f"Timeline queries: {scale.log_events:,} events, {scale.queries} queries each", figures
+    )
+
+
+def query_set(
+    store: Store, actors: Sequence[str], scale: Scale, rng: random.Random
+) -> list[Figure]:
+    n, events = scale.queries + WARMUP_QUERIES, store.events
+    by_actor = [rng.choice(actors) for _ in range(n)]
+    runs = [run_id(rng.randrange(scale.log_events // RUN_LENGTH)) for _ in range(n)]
+    days = [(rng.choice(EVENT_TYPES), START + DAY * rng.randrange(SPAN.days)) for _ in range(n)]
+    return [
+        *query_figures(
+            "actor",
+            "timeline by actor",
+            lambda a: events.timeline(actor_id=a, limit=100, newest_first=True).items,
+            by_actor,
+        ),
+        *query_figures("read_run", "read_run(run_id)", events.read_run, runs),
+        *query_figures(
+            "run_timeline", "timeline(run_id=)", lambda r: events.timeline(run_id=r).items, runs
+        ),
+        *query_figures(
+            "type_day",
+            "timeline by type + 1 day",
+            lambda d: events.timeline(type=d[0], since=d[1], until=d[1] + DAY, limit=100).items,
+            days,
+        ),
+    ]
+
+
+BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "single_appends": single_appends,
+    "batched_appends": batched_appends,
+    "timeline_queries": timeline_queries,
+}
