@@ -74,16 +74,18 @@ def _timeline(store: Store, creator_id: str) -> list[Event]:
 def _print(console: Console, store: Store, path: Path, timeline: list[Event]) -> None:
     names = {e.id: e.name for e in _entities(store, timeline)}
     table = Table(title=f"Maya Lin's timeline ({len(timeline)} events, {path})")
-    for column in ("#", "time (UTC)", "event", "actor", "target"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("metadata")
+    table.add_column("#", justify="right")
+    table.add_column("time (UTC)", no_wrap=True)
+    table.add_column("event", no_wrap=True)
+    table.add_column("actor → target", ratio=1)
+    table.add_column("metadata", ratio=2, overflow="fold")
     for e in timeline:
+        target = f" → {names.get(e.target_id, e.target_id)}" if e.target_id else ""
         table.add_row(
             str(e.seq),
-            e.timestamp.strftime("%H:%M:%S.%f")[:-3],
+            e.timestamp.strftime("%H:%M:%S"),
             e.type,
-            names.get(e.actor_id, e.actor_id),
-            names.get(e.target_id or "", ""),
+            names.get(e.actor_id, e.actor_id) + target,
             ", ".join(f"{k}={v}" for k, v in e.metadata.items()),
         )
     console.print(table)
