@@ -7,23 +7,18 @@ afterwards, and goes through the public `Store` API only.
 from __future__ import annotations
 
 import random
-import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from bench._report import Figure, latency_figures, progress, query_figures, report, timed
 from ontology import NewEvent, Store
-
-K = TypeVar("K")
 
 SEED = 1_000_003
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -63,9 +58,6 @@ EVENT_TYPES = (
 )
 ACTOR_TYPES = ("audience_member", "creator", "ai_clone", "marketing_agent", "intelligence_agent")
 
-out = Console(highlight=False)
-progress = Console(stderr=True, highlight=False)
-
 
 @dataclass(frozen=True)
 class Scale:
@@ -77,16 +69,6 @@ class Scale:
 
 FULL = Scale(single_appends=5_000, batched_events=200_000, log_events=1_000_000, queries=500)
 QUICK = Scale(single_appends=500, batched_events=10_000, log_events=50_000, queries=300)
-
-
-@dataclass(frozen=True)
-class Figure:
-    key: str
-    label: str
-    value: float
-    unit: str
-    goal: str | None = None
-    met: bool | None = None
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -143,57 +125,6 @@ def event_batches(
             when = START + SPAN * ((i + rng.random()) / total)
             batch.append(new_event(actors, i, first // RUN_LENGTH + (i - first) % runs, when, rng))
         yield batch
-
-
-def timed(call: Callable[[K], object], keys: Iterable[K]) -> list[float]:
-    """The seconds each `call(key)` took, in order."""
-    seconds = []
-    for key in keys:
-        started = time.perf_counter()
-        call(key)
-        seconds.append(time.perf_counter() - started)
-    return seconds
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """The `pct`-th percentile (nearest rank) of `values`."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))]
-
-
-def report(title: str, figures: list[Figure]) -> dict[str, Any]:
-    """Print `figures` as a table; return them as JSON-ready data."""
-    table = Table(title=title, title_justify="left", title_style="bold")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_column("goal")
-    for f in figures:
-        verdict = "" if f.met is None else (" [green]met[/]" if f.met else " [red]missed[/]")
-        table.add_row(f.label, f"{f.value:,.2f} {f.unit}", f"{f.goal or ''}{verdict}")
-    out.print(table)
-    return {"title": title, "figures": {f.key: _json(f) for f in figures}}
-
-
-def _json(figure: Figure) -> dict[str, Any]:
-    return {k: v for k, v in asdict(figure).items() if k != "key"}
-
-
-def latency_figures(
-    key: str, label: str, seconds: Sequence[float], high: int, goal_ms: float | None = None
-) -> list[Figure]:
-    """p50 and p`high` of `seconds` in ms; a goal, when given, applies to p`high`."""
-    p_high = percentile(seconds, high) * 1000
-    return [
-        Figure(f"{key}_p50_ms", f"{label} p50", percentile(seconds, 50) * 1000, "ms"),
-        Figure(
-            f"{key}_p{high}_ms",
-            f"{label} p{high}",
-            p_high,
-            "ms",
-            goal=None if goal_ms is None else f"p{high} <= {goal_ms:g} ms",
-            met=None if goal_ms is None else p_high <= goal_ms,
-        ),
-    ]
 
 
 # --- 1. single appends ------------------------------------------------------------------
@@ -267,20 +198,6 @@ def build_log(store: Store, actors: Sequence[str], total: int, rng: random.Rando
     return time.perf_counter() - started
 
 
-def query_figures(
-    key: str, label: str, call: Callable[[K], Sequence[object]], keys: Sequence[K]
-) -> list[Figure]:
-    """Time `call` over `keys` after warming up on the first few; latencies and rows per call."""
-    for warmup in keys[:WARMUP_QUERIES]:
-        call(warmup)
-    rows: list[int] = []
-    seconds = timed(lambda k: rows.append(len(call(k))), keys[WARMUP_QUERIES:])
-    return [
-        *latency_figures(key, label, seconds, 95, QUERY_GOAL_MS),
-        Figure(f"{key}_rows", f"{label} rows/query", statistics.fmean(rows), "rows"),
-    ]
-
-
 def timeline_queries(quick: bool) -> dict[str, Any]:
     """Timeline and run queries over a log of `log_events` events."""
     scale = QUICK if quick else FULL
@@ -305,22 +222,29 @@ def query_set(
     by_actor = [rng.choice(actors) for _ in range(n)]
     runs = [run_id(rng.randrange(scale.log_events // RUN_LENGTH)) for _ in range(n)]
     days = [(rng.choice(EVENT_TYPES), START + DAY * rng.randrange(SPAN.days)) for _ in range(n)]
+    goal: dict[str, Any] = {"goal_ms": QUERY_GOAL_MS, "warmup": WARMUP_QUERIES}
     return [
         *query_figures(
             "actor",
             "timeline by actor",
             lambda a: events.timeline(actor_id=a, limit=100, newest_first=True).items,
             by_actor,
+            **goal,
         ),
-        *query_figures("read_run", "read_run(run_id)", events.read_run, runs),
+        *query_figures("read_run", "read_run(run_id)", events.read_run, runs, **goal),
         *query_figures(
-            "run_timeline", "timeline(run_id=)", lambda r: events.timeline(run_id=r).items, runs
+            "run_timeline",
+            "timeline(run_id=)",
+            lambda r: events.timeline(run_id=r).items,
+            runs,
+            **goal,
         ),
         *query_figures(
             "type_day",
             "timeline by type + 1 day",
             lambda d: events.timeline(type=d[0], since=d[1], until=d[1] + DAY, limit=100).items,
             days,
+            **goal,
         ),
     ]
 
