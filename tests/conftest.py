@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import Postgres, postgres, postgres_bin
+from tests.servers import Postgres, chroma, postgres, postgres_bin
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +17,10 @@ def pg_server() -> Iterator[Postgres]:
         pytest.skip("PostgreSQL is not installed (scripts/ensure-postgres installs it)")
     with postgres() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def chroma_url() -> Iterator[str]:
+    """A Chroma server (the one chromadb ships) on loopback for the whole session."""
+    with chroma() as url:
+        yield url

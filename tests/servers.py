@@ -107,3 +107,48 @@ def postgres() -> Iterator[Postgres]:
             run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def chroma(timeout: float = 60.0) -> Iterator[str]:
+    """Start the Chroma server that chromadb ships (`chroma run`) on loopback; yield its URL."""
+    import sys
+    import time
+    import urllib.request
+
+    binary = Path(sys.executable).parent / "chroma"
+    root = Path(tempfile.mkdtemp(prefix="one-chroma-"))
+    port = free_port()
+    log = (root / "log").open("wb")
+    server = subprocess.Popen(
+        [
+            str(binary),
+            "run",
+            "--path",
+            str(root / "data"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).close()
+                break
+            except OSError as e:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log_text = (root / "log").read_text()
+                    raise RuntimeError(f"chroma did not start: {log_text}") from e
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+        shutil.rmtree(root, ignore_errors=True)

@@ -13,9 +13,11 @@ README = Path(__file__).parents[1] / "README.md"
 def test_readme_python_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
     assert blocks
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ONE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("ONE_DATA_DIR", raising=False)
+    monkeypatch.chdir(README.parent)  # the examples use paths in the repository
+    monkeypatch.setenv("ONE_DATA_DIR", str(tmp_path))
+    for variable in ("ONE_DATABASE_URL", "ONE_CHROMA_URL"):
+        monkeypatch.delenv(variable, raising=False)
     for block in blocks:
         exec(compile(block, str(README), "exec"), {})
-    assert (tmp_path / ".one" / "one.db").exists()
+    assert (tmp_path / "one.db").exists()
+    assert (tmp_path / "chroma").is_dir()

@@ -1,0 +1,340 @@
+"""A creator's knowledge: ingest sources into Chroma, recorded in the ontology.
+
+Each source is an entity the creator `owns` (a `video`, `podcast`, `blog_post`, ...), with
+a `content_uploaded` or `content_changed` event. Chunks are written to Chroma first and the
+ontology second, and both steps are idempotent, so an ingest stopped anywhere is finished
+by running it again: unchanged sources cost one lookup, changed ones only their new chunks.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge._chunks import Chunk, Splitter
+from knowledge._clean import DEFAULT_MAX_BYTES
+from knowledge._collections import Collections, connect
+from knowledge._embedder import Embedder
+from knowledge._retriever import Retriever
+from knowledge._sources import Source, SourceKind, from_record, load_file, walk
+from knowledge.errors import ConfigurationError, SourceError
+from ontology import Entity, Store
+
+ENTITY_TYPES: dict[SourceKind, str] = {
+    "video": "video",
+    "audio": "podcast",
+    "article": "blog_post",
+    "post": "social_post",
+    "interaction": "message",
+    "text": "knowledge_item",
+}
+_IDS = uuid.UUID("6f1b3c5e-0d7a-4c42-9a51-3b8e2f4d6a10")  # namespace for source entity ids
+
+
+@dataclass
+class Progress:
+    """Where a long ingest is: `done` of `total` sources, the last one named."""
+
+    done: int
+    total: int
+    source: str
+    outcome: str  # "added", "updated", "unchanged" or "failed"
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did. `failed` maps a source to why it was refused."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    chunks_written: int = 0
+    chunks_removed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class Knowledge:
+    """Creators' content in Chroma, one collection per creator, searchable by retrievers.
+
+    Args:
+        store: the ontology, where sources are recorded.
+        embedder: the default is the local MiniLM model (no key, no network).
+        path: an on-disk Chroma directory; `url`: a Chroma server; neither: in memory.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        embedder: Embedder | None = None,
+        path: Path | None = None,
+        url: str | None = None,
+        namespace: str = "one",
+        chunk_tokens: int = 200,
+        overlap_tokens: int = 30,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        if embedder is None:
+            from knowledge._minilm import MiniLMEmbedder
+
+            embedder = MiniLMEmbedder()
+        self.store = store
+        self.embedder = embedder
+        self.collections = Collections(connect(path, url), embedder, namespace=namespace)
+        self.splitter = Splitter(
+            embedder.count_tokens, chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens
+        )
+        self.max_bytes = max_bytes
+
+    @classmethod
+    def open(
+        cls,
+        store: Store,
+        *,
+        embedder: Embedder | None = None,
+        path: Path | None = None,
+        url: str | None = None,
+    ) -> Knowledge:
+        """Chroma at `url`, else `ONE_CHROMA_URL`, else on disk at `path`, else under
+        `ONE_DATA_DIR` (default `.one/`) in `chroma/`."""
+        url = url or os.environ.get("ONE_CHROMA_URL")
+        if url is None and path is None:
+            path = Path(os.environ.get("ONE_DATA_DIR", ".one")) / "chroma"
+        return cls(store, embedder=embedder, path=path, url=url)
+
+    def ingest(
+        self,
+        creator_id: str,
+        path: Path,
+        *,
+        kind: SourceKind | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> IngestReport:
+        """Ingest a file, or every ingestible file under a directory.
+
+        A single file that cannot be ingested raises its `SourceError`; in a directory,
+        such files are reported in `IngestReport.failed` and the others are ingested.
+        """
+        if not path.exists():
+            raise SourceError(str(path), "no such file or directory")
+        if path.is_file():
+            sources = load_file(path, kind=kind, max_bytes=self.max_bytes)
+            return self.ingest_sources(creator_id, sources, on_progress=on_progress)
+        return self._ingest_files(creator_id, list(walk(path)), kind, on_progress)
+
+    def ingest_records(
+        self,
+        creator_id: str,
+        kind: SourceKind,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> IngestReport:
+        """Ingest posts (`{id, text}`) or interactions (`{id, message, reply}`) as records."""
+        return self.ingest_sources(
+            creator_id, [from_record(kind, r) for r in records], on_progress=on_progress
+        )
+
+    def ingest_sources(
+        self,
+        creator_id: str,
+        sources: Sequence[Source],
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> IngestReport:
+        """Ingest sources; each is added, updated (only its changed chunks) or left alone."""
+        self._check_creator(creator_id)
+        report = IngestReport()
+        for done, source in enumerate(sources, start=1):
+            outcome = self._ingest_one(creator_id, source, report)
+            getattr(report, outcome).append(source.key)
+            if on_progress:
+                on_progress(Progress(done, len(sources), source.key, outcome))
+        return report
+
+    def delete(self, creator_id: str, source_key: str) -> int:
+        """Remove a source's chunks and mark its entity deleted; returns chunks removed."""
+        collection = self.collections.get(creator_id)
+        ids = collection.get(where={"source": source_key}, include=[])["ids"]
+        if ids:
+            collection.delete(ids=ids)
+            self.collections.touch(creator_id)
+        entity_id = source_entity_id(creator_id, source_key)
+        entity = self.store.entities.get(entity_id, include_deleted=True)
+        if entity.deleted_at is None:
+            with self.store.transaction() as tx:
+                tx.events.append(
+                    "content_changed",
+                    creator_id,
+                    entity_id,
+                    {"action": "deleted", "content_type": entity.type},
+                    idempotency_key=f"delete:{entity_id}:{entity.updated_at}",
+                )
+                tx.entities.delete(entity_id)
+        return len(ids)
+
+    def count(self, creator_id: str) -> int:
+        """How many chunks the creator has."""
+        return self.collections.get(creator_id).count()
+
+    def reset(self, creator_id: str) -> None:
+        """Drop every chunk of the creator (their entities stay; ingest again to refill)."""
+        self.collections.drop(creator_id)
+
+    def retriever(self, creator_id: str) -> Retriever:
+        """A retriever bound to this creator's knowledge, and no one else's."""
+        self._check_creator(creator_id)
+        return Retriever(self, creator_id)
+
+    def _ingest_files(
+        self,
+        creator_id: str,
+        files: list[Path],
+        kind: SourceKind | None,
+        on_progress: Callable[[Progress], None] | None,
+    ) -> IngestReport:
+        report = IngestReport()
+        for done, file in enumerate(files, start=1):
+            try:
+                part = self.ingest_sources(
+                    creator_id, load_file(file, kind=kind, max_bytes=self.max_bytes)
+                )
+            except SourceError as e:
+                report.failed[str(file)] = str(e)
+                outcome = "failed"
+            else:
+                _merge(report, part)
+                outcome = "added" if part.added else "updated" if part.updated else "unchanged"
+            if on_progress:
+                on_progress(Progress(done, len(files), str(file), outcome))
+        return report
+
+    def _ingest_one(self, creator_id: str, source: Source, report: IngestReport) -> str:
+        entity_id = source_entity_id(creator_id, source.key)
+        chunks = self.splitter.split(source, creator_id=creator_id, entity_id=entity_id)
+        collection = self.collections.get(creator_id)
+        stored = set(collection.get(where={"source": source.key}, include=[])["ids"])
+        wanted = {c.id: c for c in chunks}
+        entity = _find(self.store, entity_id)
+        if (
+            entity is not None
+            and entity.deleted_at is None
+            and stored == set(wanted)
+            and entity.properties.get("contentHash") == source.content_hash
+        ):
+            return "unchanged"
+        new = [c for c in chunks if c.id not in stored]
+        gone = sorted(stored - set(wanted))
+        self._write_chunks(creator_id, new, [c for c in chunks if c.id in stored], gone)
+        report.chunks_written += len(new)
+        report.chunks_removed += len(gone)
+        self._record(creator_id, entity_id, source, len(chunks), before=entity)
+        return "updated" if entity is not None else "added"
+
+    def _write_chunks(
+        self, creator_id: str, new: list[Chunk], kept: list[Chunk], gone: list[str]
+    ) -> None:
+        collection = self.collections.get(creator_id)
+        step = self.collections.client.get_max_batch_size()
+        vectors = self.embedder.embed_documents([c.text for c in new]) if new else []
+        for i in range(0, len(new), step):
+            batch = new[i : i + step]
+            collection.upsert(
+                ids=[c.id for c in batch],
+                documents=[c.text for c in batch],
+                metadatas=[c.metadata() for c in batch],
+                embeddings=np.asarray(vectors[i : i + step], dtype=np.float32),
+            )
+        for i in range(0, len(kept), step):  # positions may have moved: no re-embedding
+            batch = kept[i : i + step]
+            collection.update(ids=[c.id for c in batch], metadatas=[c.metadata() for c in batch])
+        if gone:
+            collection.delete(ids=gone)
+        if new or gone or kept:
+            self.collections.touch(creator_id)
+
+    def _record(
+        self,
+        creator_id: str,
+        entity_id: str,
+        source: Source,
+        chunk_count: int,
+        *,
+        before: Entity | None,
+    ) -> None:
+        properties = {
+            "source": source.key,
+            "kind": source.kind,
+            "contentHash": source.content_hash,
+            "chunkCount": chunk_count,
+            **source.details,
+        }
+        # The same key when a crashed ingest is retried; a new one after any other change.
+        state = before.updated_at.isoformat() if before else "new"
+        key = f"ingest:{entity_id}:{source.content_hash}:{state}"
+        with self.store.transaction() as tx:
+            if before is None:
+                tx.entities.create(
+                    ENTITY_TYPES[source.kind],
+                    source.title,
+                    properties,
+                    status="published",
+                    id=entity_id,
+                )
+                tx.connections.connect(creator_id, entity_id, "owns")
+                tx.events.append(
+                    "content_uploaded",
+                    creator_id,
+                    entity_id,
+                    {"source": source.key, "kind": source.kind, "chunks": chunk_count},
+                    idempotency_key=key,
+                )
+                return
+            tx.entities.restore(entity_id)
+            tx.entities.patch(entity_id, properties, name=source.title)
+            tx.events.append(
+                "content_changed",
+                creator_id,
+                entity_id,
+                {"action": "updated", "content_type": source.kind, "chunks": chunk_count},
+                idempotency_key=key,
+            )
+
+    def _check_creator(self, creator_id: str) -> None:
+        creator = self.store.entities.get(creator_id)
+        if creator.type != "creator":
+            raise ConfigurationError(
+                f"{creator_id!r} is a {creator.type}, not a creator; knowledge belongs to creators"
+            )
+
+
+def source_entity_id(creator_id: str, source_key: str) -> str:
+    """The id of the entity that records a creator's source (stable across ingests)."""
+    return str(uuid.uuid5(_IDS, f"{creator_id}\0{source_key}"))
+
+
+def _find(store: Store, entity_id: str) -> Entity | None:
+    from ontology.errors import NotFoundError
+
+    try:
+        return store.entities.get(entity_id, include_deleted=True)
+    except NotFoundError:
+        return None
+
+
+def _merge(report: IngestReport, part: IngestReport) -> None:
+    report.added += part.added
+    report.updated += part.updated
+    report.unchanged += part.unchanged
+    report.chunks_written += part.chunks_written
+    report.chunks_removed += part.chunks_removed

@@ -1,0 +1,186 @@
+"""Search one creator's knowledge: dense, lexical (BM25), or both fused (the default).
+
+A retriever is bound to one creator when it is made and cannot be pointed at another;
+every hit's creator is checked before it is returned.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from knowledge._chunks import Chunk
+from knowledge._lexical import LexicalIndex
+from knowledge.errors import IsolationError
+
+if TYPE_CHECKING:
+    from knowledge._knowledge import Knowledge
+
+Mode = Literal["hybrid", "dense", "lexical"]
+RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al., 2009)
+
+
+class Hit(BaseModel):
+    """A retrieved chunk, its score in the search's mode, and each ranking's own score."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chunk: Chunk
+    score: float
+    dense: float | None = None  # cosine similarity to the query
+    lexical: float | None = None  # BM25 score
+
+
+class Retriever:
+    """Searches the knowledge of the creator it was made for, and only theirs.
+
+    Made by `Knowledge.retriever(creator_id)`.
+    """
+
+    __slots__ = ("_creator_id", "_knowledge", "_lexical", "_lock")
+
+    def __init__(self, knowledge: Knowledge, creator_id: str) -> None:
+        self._knowledge = knowledge
+        self._creator_id = creator_id
+        self._lexical: tuple[str, LexicalIndex, list[Chunk]] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def creator_id(self) -> str:
+        """The creator this retriever serves (fixed for its life)."""
+        return self._creator_id
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        mode: Mode = "hybrid",
+        min_score: float | None = None,
+        mmr: bool = False,
+        diversity: float = 0.3,
+    ) -> list[Hit]:
+        """The `k` best chunks for `query`.
+
+        Args:
+            mode: "hybrid" fuses dense and BM25 rankings by reciprocal rank; "dense" and
+                "lexical" use one ranking.
+            min_score: drop hits whose `score` (the mode's) is below this.
+            mmr: re-rank for diversity (maximal marginal relevance) so near-duplicate
+                chunks do not crowd out others; `diversity` from 0 (none) to 1.
+        """
+        if not query.strip():
+            return []
+        pool = max(4 * k, 20)
+        dense = self._dense(query, pool) if mode != "lexical" else {}
+        lexical = self._lexical_hits(query, pool) if mode != "dense" else {}
+        hits = _fuse(mode, dense, lexical)
+        if min_score is not None:
+            hits = [h for h in hits if h.score >= min_score]
+        if mmr and len(hits) > k:
+            hits = self._diversify(hits, k, diversity)
+        return [self._checked(h) for h in hits[:k]]
+
+    def _dense(self, query: str, n: int) -> dict[str, tuple[Chunk, float]]:
+        collection = self._knowledge.collections.get(self._creator_id)
+        vector = np.asarray([self._knowledge.embedder.embed_query(query)], dtype=np.float32)
+        found = collection.query(
+            query_embeddings=vector, n_results=n, include=["documents", "metadatas", "distances"]
+        )
+        rows = zip(
+            found["ids"][0],
+            (found["documents"] or [[]])[0],
+            (found["metadatas"] or [[]])[0],
+            (found["distances"] or [[]])[0],
+            strict=True,
+        )
+        return {
+            id_: (_chunk(id_, text, meta), 1.0 - float(distance))
+            for id_, text, meta, distance in rows
+        }
+
+    def _lexical_hits(self, query: str, n: int) -> dict[str, tuple[Chunk, float]]:
+        index, chunks = self._lexical_index()
+        return {chunks[i].id: (chunks[i], score) for i, score in index.search(query, n)}
+
+    def _lexical_index(self) -> tuple[LexicalIndex, list[Chunk]]:
+        version = self._knowledge.collections.version(self._creator_id)
+        with self._lock:
+            if self._lexical is None or self._lexical[0] != version:
+                collection = self._knowledge.collections.get(self._creator_id)
+                data = collection.get(include=["documents", "metadatas"])
+                chunks = [
+                    _chunk(i, t, m)
+                    for i, t, m in zip(
+                        data["ids"], data["documents"] or [], data["metadatas"] or [], strict=True
+                    )
+                ]
+                self._lexical = (version, LexicalIndex([c.text for c in chunks]), chunks)
+            return self._lexical[1], self._lexical[2]
+
+    def _diversify(self, hits: list[Hit], k: int, diversity: float) -> list[Hit]:
+        collection = self._knowledge.collections.get(self._creator_id)
+        got = collection.get(ids=[h.chunk.id for h in hits], include=["embeddings"])
+        embeddings = got["embeddings"]
+        assert embeddings is not None  # asked for in `include`
+        by_id = dict(zip(got["ids"], list(embeddings), strict=True))
+        vectors = np.array([by_id[h.chunk.id] for h in hits], dtype=np.float32)
+        # Relevance is the mode's own score, scaled to [0, 1], so MMR keeps its ranking.
+        relevance = np.array([h.score for h in hits], dtype=np.float32)
+        relevance /= max(float(relevance.max()), 1e-9)
+        return [hits[i] for i in _mmr(relevance, vectors, k, diversity)]
+
+    def _checked(self, hit: Hit) -> Hit:
+        if hit.chunk.creator_id != self._creator_id:
+            raise IsolationError(
+                f"a chunk of creator {hit.chunk.creator_id!r} reached the retriever of "
+                f"{self._creator_id!r}; it was not returned. This is a bug: please report it"
+            )
+        return hit
+
+
+def _chunk(id_: str, text: str | None, metadata: Mapping[str, Any]) -> Chunk:
+    return Chunk.model_validate({**metadata, "id": id_, "text": text or ""})
+
+
+def _fuse(
+    mode: Mode, dense: dict[str, tuple[Chunk, float]], lexical: dict[str, tuple[Chunk, float]]
+) -> list[Hit]:
+    if mode == "dense":
+        hits = [Hit(chunk=c, score=s, dense=s) for c, s in dense.values()]
+    elif mode == "lexical":
+        hits = [Hit(chunk=c, score=s, lexical=s) for c, s in lexical.values()]
+    else:
+        fused: dict[str, float] = {}
+        for ranking in (dense, lexical):
+            ordered = sorted(ranking, key=lambda i: -ranking[i][1])
+            for rank, id_ in enumerate(ordered, start=1):
+                fused[id_] = fused.get(id_, 0.0) + 1.0 / (RRF_K + rank)
+        hits = [
+            Hit(
+                chunk=(dense.get(i) or lexical[i])[0],
+                score=score,
+                dense=dense[i][1] if i in dense else None,
+                lexical=lexical[i][1] if i in lexical else None,
+            )
+            for i, score in fused.items()
+        ]
+    return sorted(hits, key=lambda h: -h.score)
+
+
+def _mmr(
+    relevance: np.ndarray[Any, Any], vectors: np.ndarray[Any, Any], k: int, diversity: float
+) -> list[int]:
+    """Maximal marginal relevance: pick relevant items unlike those already picked."""
+    similarity = vectors @ vectors.T
+    chosen = [int(np.argmax(relevance))]
+    while len(chosen) < min(k, len(vectors)):
+        redundancy = similarity[:, chosen].max(axis=1)
+        scores = (1 - diversity) * relevance - diversity * redundancy
+        scores[chosen] = -np.inf
+        chosen.append(int(np.argmax(scores)))
+    return chosen

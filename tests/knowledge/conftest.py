@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from knowledge import Embedder, FakeEmbedder, Knowledge
+from ontology import Store
+
+BACKENDS = ["memory", "disk", "server"]
+SAMPLE = Path(__file__).parents[2] / "one" / "_samples" / "maya"
+
+MakeKnowledge = Callable[..., Knowledge]
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    with Store.open("sqlite://") as s:
+        yield s
+
+
+@pytest.fixture(params=BACKENDS)
+def make_knowledge(request: pytest.FixtureRequest, store: Store, tmp_path: Path) -> MakeKnowledge:
+    """Builds `Knowledge` on each Chroma mode in turn (in memory, on disk, a server).
+
+    Every Knowledge a test builds shares that test's Chroma and namespace.
+    """
+    namespace = f"t{uuid.uuid4().hex[:12]}"  # in-memory and server Chroma outlive a test
+    where: dict[str, object] = {}
+    if request.param == "disk":
+        where["path"] = tmp_path / "chroma"
+    elif request.param == "server":
+        where["url"] = request.getfixturevalue("chroma_url")
+
+    def make(embedder: Embedder | None = None, **options: object) -> Knowledge:
+        return Knowledge(
+            store, embedder=embedder or FakeEmbedder(), namespace=namespace, **where, **options
+        )  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def knowledge(make_knowledge: MakeKnowledge) -> Knowledge:
+    return make_knowledge()
+
+
+@pytest.fixture
+def creator(store: Store) -> str:
+    return store.entities.create("creator", "Maya Lin").id

@@ -1,0 +1,129 @@
+"""Contract: searching one creator's knowledge, and only theirs, on every Chroma mode."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from knowledge import Knowledge, Segment, Source
+from knowledge.errors import IsolationError
+from ontology import Store
+from tests.knowledge.conftest import SAMPLE
+
+RECIPES = {
+    "brine": "Brine the chicken in a 3.5% salt solution for exactly two hours before roasting.",
+    "pasta": "Fresh pasta needs 100 grams of flour and one egg per person, kneaded ten minutes.",
+    "knife": "Hold the knife with a pinch grip and curl your fingertips into a claw.",
+    "rice": "Rinse jasmine rice three times, then steam it with a 1:1.2 water ratio.",
+    "dough": "Rest the sourdough for twelve hours in the fridge so its flavour deepens.",
+}
+
+
+def _source(key: str, text: str) -> Source:
+    return Source(key=key, kind="text", title=key, segments=[Segment(text=text)])
+
+
+@pytest.fixture
+def recipes(knowledge: Knowledge, creator: str) -> Knowledge:
+    knowledge.ingest_sources(creator, [_source(k, t) for k, t in RECIPES.items()])
+    return knowledge
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_each_mode_finds_the_passage(recipes: Knowledge, creator: str, mode) -> None:
+    hits = recipes.retriever(creator).search("how long should I brine chicken", k=3, mode=mode)
+    assert hits[0].chunk.source == "brine"
+    assert hits[0].score == max(h.score for h in hits)
+    assert all(h.chunk.creator_id == creator for h in hits)
+
+
+def test_hits_carry_scores_and_provenance(recipes: Knowledge, creator: str) -> None:
+    hit = recipes.retriever(creator).search("jasmine rice water ratio", k=1)[0]
+    assert hit.chunk.source == "rice" and hit.chunk.position == 0
+    assert hit.dense is not None and hit.lexical is not None and hit.lexical > 0
+    assert hit.chunk.entity_id and hit.chunk.text == RECIPES["rice"]
+
+
+def test_lexical_search_finds_exact_numbers(recipes: Knowledge, creator: str) -> None:
+    hits = recipes.retriever(creator).search("1:1.2", k=1, mode="lexical")
+    assert [h.chunk.source for h in hits] == ["rice"]
+    assert recipes.retriever(creator).search("zeppelin", mode="lexical") == []
+    assert recipes.retriever(creator).search("   ") == []
+
+
+def test_min_score_drops_weak_hits(recipes: Knowledge, creator: str) -> None:
+    retriever = recipes.retriever(creator)
+    everything = retriever.search("sourdough fridge", k=5, mode="dense")
+    strong = retriever.search("sourdough fridge", k=5, mode="dense", min_score=0.3)
+    assert 0 < len(strong) < len(everything)
+    assert all(h.score >= 0.3 for h in strong)
+
+
+def test_mmr_trades_duplicates_for_variety(knowledge: Knowledge, creator: str) -> None:
+    twins = [_source(f"brine-{i}", RECIPES["brine"] + f" Note {i}.") for i in range(4)]
+    knowledge.ingest_sources(creator, [*twins, _source("rice", RECIPES["rice"])])
+    retriever = knowledge.retriever(creator)
+    plain = retriever.search("brine chicken salt rice", k=2, mode="dense")
+    varied = retriever.search("brine chicken salt rice", k=2, mode="dense", mmr=True, diversity=0.7)
+    assert all(h.chunk.source.startswith("brine") for h in plain)
+    assert {h.chunk.source.split("-")[0] for h in varied} == {"brine", "rice"}
+
+
+def test_a_retriever_cannot_be_pointed_at_another_creator(recipes: Knowledge, creator: str) -> None:
+    retriever = recipes.retriever(creator)
+    with pytest.raises(AttributeError):
+        retriever.creator_id = "someone-else"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        retriever._creator_id2 = "x"  # type: ignore[attr-defined]  # no new attributes
+    assert retriever.creator_id == creator
+
+
+def test_a_foreign_chunk_is_never_returned(recipes: Knowledge, creator: str) -> None:
+    # Plant a chunk claiming another creator directly in this creator's collection.
+    recipes.collections.get(creator).add(
+        ids=["planted"],
+        documents=["Brine the chicken: SECRET of another creator."],
+        embeddings=[recipes.embedder.embed_query("Brine the chicken: SECRET")],  # type: ignore[list-item]
+        metadatas=[
+            {
+                "creator_id": "intruder",
+                "entity_id": "x",
+                "source": "x",
+                "kind": "text",
+                "title": "x",
+                "position": 0,
+            }
+        ],
+    )
+    recipes.collections.touch(creator)
+    with pytest.raises(IsolationError, match="'intruder'"):
+        recipes.retriever(creator).search("brine the chicken secret", k=5)
+
+
+def test_three_creators_never_see_each_others_content(knowledge: Knowledge, store: Store) -> None:
+    creators = {name: store.entities.create("creator", name).id for name in ("ana", "bo", "cy")}
+    canaries = {name: f"CANARY-{name.upper()}-{i}x{i * 7919}" for i, name in enumerate(creators)}
+    rng = random.Random(11)
+    sample = SAMPLE / "content" / "articles"
+    texts = [p.read_text() for p in sorted(sample.glob("*.md"))]
+    for name, creator_id in creators.items():
+        sources = [
+            _source(f"{name}-{i}", f"{text}\n\n{name} says: {canaries[name]}.")
+            for i, text in enumerate(texts)
+        ]
+        knowledge.ingest_sources(creator_id, sources)
+    queries = [line for text in texts for line in text.splitlines() if len(line.split()) > 4]
+    foreign = 0
+    for name, creator_id in creators.items():
+        retriever = knowledge.retriever(creator_id)
+        asks = [*canaries.values(), *(f"what does {n} say about {canaries[n]}" for n in creators)]
+        asks += rng.sample(queries, min(len(queries), 120))
+        for query in asks * 2:
+            for mode in ("hybrid", "lexical"):
+                for hit in retriever.search(query, k=5, mode=mode):
+                    foreign += hit.chunk.creator_id != creator_id
+                    foreign += any(c in hit.chunk.text for n, c in canaries.items() if n != name)
+        own = retriever.search(canaries[name], k=1, mode="lexical")
+        assert canaries[name] in own[0].chunk.text
+    assert foreign == 0
