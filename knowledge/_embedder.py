@@ -9,6 +9,9 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import Any
 
+import numpy as np
+from chromadb.api.types import Documents, EmbeddingFunction, Space
+from chromadb.api.types import Embeddings as ChromaEmbeddings
 from langchain_core.embeddings import Embeddings
 
 
@@ -48,26 +51,41 @@ class Embedder(Embeddings):
         return ChromaFunction(self)
 
 
-class ChromaFunction:
+class ChromaFunction(EmbeddingFunction[Documents]):
     """Adapts an `Embedder` to Chroma's `EmbeddingFunction` protocol."""
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
 
-    def __call__(self, input: list[str]) -> list[Any]:
-        import numpy as np
-
-        return [np.asarray(v, dtype=np.float32) for v in self.embedder.embed_documents(input)]
-
-    def embed_query(self, input: list[str]) -> list[Any]:
-        return self(input)
+    def __call__(self, input: Documents) -> ChromaEmbeddings:
+        vectors = self.embedder.embed_documents(list(input))
+        return [np.asarray(v, dtype=np.float32) for v in vectors]
 
     @staticmethod
     def name() -> str:
         return "one"
 
-    def is_legacy(self) -> bool:
-        return False
+    def default_space(self) -> Space:
+        return "cosine"  # ONE's embedders return unit vectors
+
+    def supported_spaces(self) -> list[Space]:
+        return ["cosine", "ip", "l2"]
 
     def get_config(self) -> dict[str, Any]:
         return {"embedder": self.embedder.name, "dimension": self.embedder.dimension}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> ChromaFunction:
+        """Rebuild ONE's own embedders when Chroma reopens a collection made with one."""
+        from knowledge._fake import FakeEmbedder
+        from knowledge._minilm import MiniLMEmbedder
+
+        name = config.get("embedder")
+        if name == MiniLMEmbedder.name:
+            return ChromaFunction(MiniLMEmbedder())
+        if name == f"fake-hash-{config.get('dimension')}":
+            return ChromaFunction(FakeEmbedder(int(config["dimension"])))
+        raise ValueError(
+            f"cannot rebuild embedder {name!r} from its name; pass embedding_function= "
+            "when you open the collection"
+        )

@@ -7,7 +7,7 @@ every hit's creator is checked before it is returned.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -111,16 +111,17 @@ class Retriever:
         version = self._knowledge.collections.version(self._creator_id)
         with self._lock:
             if self._lexical is None or self._lexical[0] != version:
-                collection = self._knowledge.collections.get(self._creator_id)
-                data = collection.get(include=["documents", "metadatas"])
-                chunks = [
-                    _chunk(i, t, m)
-                    for i, t, m in zip(
-                        data["ids"], data["documents"] or [], data["metadatas"] or [], strict=True
-                    )
-                ]
+                chunks = list(self._all_chunks())
                 self._lexical = (version, LexicalIndex([c.text for c in chunks]), chunks)
             return self._lexical[1], self._lexical[2]
+
+    def _all_chunks(self, page: int = 2_000) -> Iterator[Chunk]:
+        """Every chunk of the creator, a page at a time (one big get overflows Chroma)."""
+        collection = self._knowledge.collections.get(self._creator_id)
+        for offset in range(0, collection.count(), page):
+            data = collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            rows = zip(data["ids"], data["documents"] or [], data["metadatas"] or [], strict=True)
+            yield from (_chunk(i, t, m) for i, t, m in rows)
 
     def _diversify(self, hits: list[Hit], k: int, diversity: float) -> list[Hit]:
         collection = self._knowledge.collections.get(self._creator_id)

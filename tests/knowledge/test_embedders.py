@@ -121,3 +121,18 @@ def test_openai_without_a_key_names_the_remedy(monkeypatch: pytest.MonkeyPatch) 
         OpenAIEmbedder()
     with pytest.raises(ConfigurationError, match="dimension"):
         OpenAIEmbedder("unknown-model", api_key="sk")
+
+
+def test_an_embedder_serves_as_chromas_embedding_function() -> None:
+    import uuid
+
+    from knowledge._collections import connect
+
+    client = connect()  # in memory
+    collection = client.create_collection(
+        f"ef-{uuid.uuid4().hex[:8]}", embedding_function=FakeEmbedder(64).as_chroma_function()
+    )
+    collection.add(ids=["a", "b"], documents=["brine the chicken", "quarterly revenue"])
+    found = collection.query(query_texts=["how to brine chicken"], n_results=1)
+    assert found["ids"] == [["a"]]
+    client.delete_collection(collection.name)

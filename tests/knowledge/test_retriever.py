@@ -127,3 +127,13 @@ def test_three_creators_never_see_each_others_content(knowledge: Knowledge, stor
         own = retriever.search(canaries[name], k=1, mode="lexical")
         assert canaries[name] in own[0].chunk.text
     assert foreign == 0
+
+
+def test_the_lexical_index_reads_a_large_collection_in_pages(
+    recipes: Knowledge, creator: str
+) -> None:
+    retriever = recipes.retriever(creator)
+    paged = [c.id for c in retriever._all_chunks(page=2)]
+    everything = recipes.collections.get(creator).get(include=[])["ids"]
+    assert len(paged) == len(everything) == len(RECIPES)
+    assert sorted(paged) == sorted(everything)
