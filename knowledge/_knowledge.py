@@ -34,6 +34,7 @@ ENTITY_TYPES: dict[SourceKind, str] = {
     "interaction": "message",
     "text": "knowledge_item",
 }
+EMBED_GROUP = 256  # new chunks embedded together (an interrupted ingest redoes at most these)
 _IDS = uuid.UUID("6f1b3c5e-0d7a-4c42-9a51-3b8e2f4d6a10")  # namespace for source entity ids
 
 
@@ -186,7 +187,9 @@ class Knowledge:
                     on_progress(Progress(done, len(sources), source.key, "unchanged"))
             else:
                 pending.append(plan)
-            if pending and (done == len(sources) or sum(len(p.new) for p in pending) >= 64):
+            if pending and (
+                done == len(sources) or sum(len(p.new) for p in pending) >= EMBED_GROUP
+            ):
                 self._apply(creator_id, pending, report, on_progress, done, len(sources))
                 pending = []
         return report
@@ -274,10 +277,13 @@ class Knowledge:
         done: int,
         total: int,
     ) -> None:
-        """Embed the plans' new chunks in one go, then write each source: Chroma first."""
-        vectors = iter(self.embedder.embed_documents([c.text for p in plans for c in p.new]))
+        """Embed and store the plans' chunks together, then record each source.
+
+        Chroma is written before the ontology: a source whose chunks are stored but not
+        yet recorded is recorded by the next ingest, without embedding anything again.
+        """
+        self._write_chunks(creator_id, plans)
         for n, plan in enumerate(plans, start=done - len(plans) + 1):
-            self._write_chunks(creator_id, plan, [next(vectors) for _ in plan.new])
             report.chunks_written += len(plan.new)
             report.chunks_removed += len(plan.gone)
             self._record(creator_id, plan, len(plan.chunks))
@@ -286,23 +292,26 @@ class Knowledge:
             if on_progress:
                 on_progress(Progress(n, total, plan.source.key, outcome))
 
-    def _write_chunks(self, creator_id: str, plan: _Plan, vectors: list[list[float]]) -> None:
+    def _write_chunks(self, creator_id: str, plans: list[_Plan]) -> None:
         collection = self.collections.get(creator_id)
         step = self.collections.client.get_max_batch_size()
-        new, kept = plan.new, plan.kept
+        new = [c for p in plans for c in p.new]
+        kept = [c for p in plans for c in p.kept]  # positions may have moved: not re-embedded
+        gone = [i for p in plans for i in p.gone]
+        vectors = np.asarray(self.embedder.embed_documents([c.text for c in new]), np.float32)
         for i in range(0, len(new), step):
             batch = new[i : i + step]
             collection.upsert(
                 ids=[c.id for c in batch],
                 documents=[c.text for c in batch],
                 metadatas=[c.metadata() for c in batch],
-                embeddings=np.asarray(vectors[i : i + step], dtype=np.float32),
+                embeddings=vectors[i : i + step],
             )
-        for i in range(0, len(kept), step):  # positions may have moved: no re-embedding
+        for i in range(0, len(kept), step):
             batch = kept[i : i + step]
             collection.update(ids=[c.id for c in batch], metadatas=[c.metadata() for c in batch])
-        if plan.gone:
-            collection.delete(ids=plan.gone)
+        if gone:
+            collection.delete(ids=gone)
         self.collections.touch(creator_id)
 
     def _record(self, creator_id: str, plan: _Plan, chunk_count: int) -> None:
