@@ -8,6 +8,15 @@ import pytest
 from tests.servers import Postgres, chroma, postgres, postgres_bin
 
 
+@pytest.fixture(autouse=True)
+def _no_real_model_requests() -> Iterator[None]:
+    """Tests never reach a real model unless they say so (`allow_model_requests()`)."""
+    from agents import block_model_requests
+
+    with block_model_requests():
+        yield
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Postgres]:
     """A PostgreSQL server for the whole session. Skipped only outside CI when not installed."""

@@ -1,0 +1,37 @@
+"""ONE's agents and the layer they talk to models through.
+
+`Model` is the layer: any OpenAI-compatible chat model (OpenAI with a key, a vLLM/Ollama/
+llama.cpp server by base URL, or, with neither, the tiny local SmolLM2 that ONE serves
+itself), with structured output, token limits that hold, retries, usage and budgets.
+`RecordingChatModel` records and replays; `ScriptedChatModel` and `block_model_requests`
+are for tests.
+"""
+
+from agents import errors
+from agents._budget import Budget, Reservation
+from agents._fakes import ScriptedChatModel, allow_model_requests, block_model_requests
+from agents._local import LocalServer, packaged_model, shared_server
+from agents._model import Model, Reply, Stream
+from agents._recorder import RecordingChatModel
+from agents._settings import ModelSettings
+from agents._usage import PRICES, Usage, cost
+
+__all__ = [
+    "PRICES",
+    "Budget",
+    "LocalServer",
+    "Model",
+    "ModelSettings",
+    "RecordingChatModel",
+    "Reply",
+    "Reservation",
+    "ScriptedChatModel",
+    "Stream",
+    "Usage",
+    "allow_model_requests",
+    "block_model_requests",
+    "cost",
+    "errors",
+    "packaged_model",
+    "shared_server",
+]

@@ -1,0 +1,122 @@
+"""Fakes for tests, shipped so developers extending ONE can use them too.
+
+`ScriptedChatModel` answers from a queue of scripted replies: text, structured output
+(as a tool call or JSON, whichever the caller asked for), streamed word by word, with
+token usage. `block_model_requests()` makes any real model request fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import BaseModel, Field
+
+_blocked = {"on": os.environ.get("ONE_BLOCK_MODEL_REQUESTS", "") not in ("", "0")}
+
+
+@contextmanager
+def block_model_requests(blocked: bool = True) -> Iterator[None]:
+    """While active, a call to a real (not scripted, not played back) model raises."""
+    before, _blocked["on"] = _blocked["on"], blocked
+    try:
+        yield
+    finally:
+        _blocked["on"] = before
+
+
+def allow_model_requests() -> Any:
+    """Undo `block_model_requests` for a block of code (a test of the real model)."""
+    return block_model_requests(False)
+
+
+def requests_blocked() -> bool:
+    return _blocked["on"]
+
+
+class ScriptedChatModel(BaseChatModel):
+    """A chat model that replies from a script, in order.
+
+    Each reply is a string (the text), a pydantic model or dict (structured output), or an
+    exception (raised, to test failure paths). Every call is kept in `calls`.
+
+    Example:
+        >>> fake = ScriptedChatModel(replies=["Hello!"])
+        >>> fake.invoke("hi").content
+        'Hello!'
+    """
+
+    replies: list[Any] = Field(default_factory=list)
+    calls: list[dict[str, Any]] = Field(default_factory=list)
+    model_name: str = "scripted"
+    offline: bool = True
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._reply(messages, kwargs))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        message = self._reply(messages, kwargs)
+        words = str(message.content).split(" ")
+        for i, word in enumerate(words):
+            last = i == len(words) - 1
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content=word if last else word + " ",
+                    usage_metadata=message.usage_metadata if last else None,
+                )
+            )
+
+    def _reply(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
+        self.calls.append({"messages": messages, "kwargs": kwargs})
+        if not self.replies:
+            raise AssertionError(
+                f"ScriptedChatModel ran out of replies after {len(self.calls) - 1} calls; "
+                "script more"
+            )
+        reply = self.replies.pop(0)
+        if isinstance(reply, BaseException):
+            raise reply
+        data = reply.model_dump() if isinstance(reply, BaseModel) else reply
+        usage_in = sum(len(str(m.content).split()) for m in messages)
+        if isinstance(data, dict) and "tools" in kwargs:
+            name = kwargs["tools"][0]["function"]["name"]
+            call = {"name": name, "args": data, "id": f"call_{len(self.calls)}"}
+            return AIMessage(
+                content="",
+                tool_calls=[call],
+                usage_metadata=_usage(usage_in, len(json.dumps(data).split())),
+            )
+        text = json.dumps(data) if isinstance(data, dict) else str(data)
+        return AIMessage(content=text, usage_metadata=_usage(usage_in, len(text.split())))
+
+
+def _usage(input_tokens: int, output_tokens: int) -> UsageMetadata:
+    return UsageMetadata(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=input_tokens + output_tokens,
+    )

@@ -1,0 +1,76 @@
+"""Daily budgets: refused before the model, reconciled after, safe under concurrency."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+
+from agents import Budget, Model, ScriptedChatModel
+from agents.errors import BudgetExceededError
+
+
+class SlowScript(ScriptedChatModel):
+    """Replies after a pause, counting calls that reach it (thread-safely)."""
+
+    def _reply(self, messages, kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.05)
+        with _lock:
+            return super()._reply(messages, kwargs)
+
+
+_lock = threading.Lock()
+NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def test_a_call_that_would_exceed_the_budget_never_reaches_the_model() -> None:
+    fake = ScriptedChatModel(replies=["one two three", "hello"])
+    budget = Budget(50, clock=lambda: NOON)
+    model = Model(fake, name="scripted", budget=budget, max_tokens=40)
+    model.invoke("hi", creator_id="maya")  # reserves 40 + prompt, settles to what it used
+    assert budget.spent("maya") == 1 + 3
+    with pytest.raises(BudgetExceededError) as info:
+        model.invoke("a much longer question " * 10, creator_id="maya")
+    message = str(info.value)
+    assert "'maya'" in message and "daily tokens budget of 50" in message
+    assert "resets at 2026-11-23T00:00:00+00:00" in message
+    assert len(fake.calls) == 1
+    assert budget.spent("maya") == 4  # the refused call holds nothing
+    model.invoke("hi", creator_id="sam")  # another creator, another budget
+    assert (budget.spent("sam"), budget.spent("maya")) == (2, 4)
+
+
+def test_a_failed_call_gives_its_reservation_back() -> None:
+    fake = ScriptedChatModel(replies=[ValueError("not a provider error")])
+    budget = Budget(1000)
+    with pytest.raises(ValueError, match="not a provider error"):
+        Model(fake, name="s", budget=budget).invoke("hi", creator_id="maya")
+    assert budget.spent("maya") == 0
+
+
+def test_dollar_budgets_use_the_price_table() -> None:
+    fake = ScriptedChatModel(replies=["ok"])
+    budget = Budget(0.01, unit="usd")
+    Model(fake, name="gpt-4o-mini", budget=budget, max_tokens=100).invoke("hi", creator_id="m")
+    assert budget.spent("m") == pytest.approx((1 * 0.15 + 1 * 0.60) / 1e6)
+
+
+def test_fifty_concurrent_calls_against_room_for_ten_make_at_most_ten_calls() -> None:
+    fake = SlowScript(replies=["fine"] * 50)
+    model = Model(fake, name="scripted", max_tokens=96, budget=Budget(10 * 100))
+    # Each call reserves 96 output tokens and 4 for the prompt "go": exactly 10 fit.
+
+    def call(_: int) -> str:
+        try:
+            return model.invoke("go", creator_id="maya").text
+        except BudgetExceededError:
+            return "refused"
+
+    with ThreadPoolExecutor(50) as pool:
+        outcomes = list(pool.map(call, range(50)))
+    assert len(fake.calls) <= 10
+    assert outcomes.count("fine") == len(fake.calls) >= 1
+    assert outcomes.count("refused") == 50 - len(fake.calls)

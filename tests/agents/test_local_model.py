@@ -1,0 +1,63 @@
+"""The default with no key: the real SmolLM2-135M, served by ONE on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from agents import LocalServer, Model, ModelSettings, allow_model_requests, shared_server
+from agents.errors import ConfigurationError
+
+pytestmark = pytest.mark.slow
+
+
+class Person(BaseModel):
+    name: str
+    age: int
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[Model]:
+    with allow_model_requests():
+        yield Model.from_settings(
+            ModelSettings(temperature=0, max_tokens=48, api_key=None, base_url=None)
+        )
+
+
+def test_a_chat_reply_from_the_real_local_model(local: Model) -> None:
+    # Not compared across calls: llama-cpp-python reuses a cached prompt prefix, and a
+    # prompt evaluated warm can differ from its cold run even at temperature 0.
+    with allow_model_requests():
+        reply = local.invoke("Say hello to a fan called Sam.")
+    assert "sam" in reply.text.lower()
+    assert reply.usage.model == "SmolLM2-135M-Instruct" and reply.usage.cost_usd == 0.0
+    assert 0 < reply.usage.output_tokens <= 48 and not reply.usage.estimated
+
+
+def test_structured_output_from_the_real_local_model(local: Model) -> None:
+    with allow_model_requests():
+        reply = local.invoke("Ada is 36 years old. Extract the person.", output=Person)
+    assert reply.parsed == Person(name="Ada", age=36)
+
+
+def test_the_token_limit_holds_on_the_local_server(local: Model) -> None:
+    with allow_model_requests():
+        reply = local.invoke("Count from 1 to 500, one number per line.", max_tokens=20)
+        stream = local.stream("Count from 1 to 500, one number per line.", max_tokens=12)
+        pieces = list(stream)
+    assert reply.usage.output_tokens <= 20
+    assert len(pieces) <= 12 and stream.reply is not None
+
+
+def test_one_server_is_shared_and_health_checked() -> None:
+    server = shared_server()
+    assert server is shared_server() and server.healthy()
+    assert server.base_url.startswith("http://127.0.0.1:")
+
+
+def test_a_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="no model file"):
+        LocalServer(tmp_path / "missing.gguf").start()
