@@ -41,33 +41,31 @@ class EntityType:
 
 
 @dataclass(frozen=True)
-class ConnectionType:
+class _WithMetadata:
+    name: str
+    group: str
+    description: str = ""
+    metadata: type[BaseModel] | None = None
+
+
+@dataclass(frozen=True)
+class ConnectionType(_WithMetadata):
     """A connection type: a relationship between two entities (`owns`, `clone_of`, ...).
 
     Attributes:
         metadata: a pydantic model that validates `metadata`; `None` accepts any JSON object.
     """
 
-    name: str
-    group: str
-    description: str = ""
-    metadata: type[BaseModel] | None = None
-
     kind: Literal["connection"] = "connection"
 
 
 @dataclass(frozen=True)
-class EventType:
+class EventType(_WithMetadata):
     """An event type: something that happened (`clone_created`, `payment_processed`, ...).
 
     Attributes:
         metadata: a pydantic model that validates `metadata`; `None` accepts any JSON object.
     """
-
-    name: str
-    group: str
-    description: str = ""
-    metadata: type[BaseModel] | None = None
 
     kind: Literal["event"] = "event"
 

@@ -6,11 +6,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from ontology._entities import require
-from ontology._paging import check_limit, decode_cursor, encode_cursor
+from ontology._paging import keyset_page, where_equal
 from ontology._records import Connection, Page, now_ms, to_ms
 from ontology._scope import Scope, new_id
 from ontology._tables import ConnectionRow
@@ -81,31 +80,17 @@ class Connections:
         """Connections from and/or to an entity, of a type; oldest first, paged."""
         if type is not None:
             self._scope.catalogue.get("connection", type)
-        check_limit(limit)
-        query = select(ConnectionRow)
-        for column, value in (
-            (ConnectionRow.from_id, from_id),
-            (ConnectionRow.to_id, to_id),
-            (ConnectionRow.type, type),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        if cursor is not None:
-            created_at, id = decode_cursor(cursor)
-            query = query.where(
-                or_(
-                    col(ConnectionRow.created_at) > created_at,
-                    and_(col(ConnectionRow.created_at) == created_at, col(ConnectionRow.id) > id),
-                )
-            )
-        query = query.order_by(col(ConnectionRow.created_at), col(ConnectionRow.id))
-        with self._scope.read() as session:
-            rows = list(session.exec(query.limit(limit + 1)))
-        last = rows[limit - 1] if len(rows) > limit else None
-        return Page(
-            items=[Connection.of(r) for r in rows[:limit]],
-            next_cursor=encode_cursor(last.created_at, last.id) if last else None,
+        query = where_equal(
+            select(ConnectionRow),
+            [
+                (ConnectionRow.from_id, from_id),
+                (ConnectionRow.to_id, to_id),
+                (ConnectionRow.type, type),
+            ],
         )
+        order = (col(ConnectionRow.created_at), col(ConnectionRow.id))
+        with self._scope.read() as session:
+            return keyset_page(session, query, order, Connection.of, limit=limit, cursor=cursor)
 
     def patch(
         self,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, get_args
 
-from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
-from ontology._paging import check_limit, decode_cursor, encode_cursor
+from ontology._paging import keyset_page, where_equal
 from ontology._records import Entity, Page, Status, now_ms
 from ontology._scope import Scope, new_id
 from ontology._tables import EntityRow
@@ -76,25 +75,12 @@ class Entities:
             self._scope.catalogue.get("entity", type)
         if status is not None:
             _check_status(status)
-        check_limit(limit)
-        query = select(EntityRow)
-        if type is not None:
-            query = query.where(EntityRow.type == type)
-        if status is not None:
-            query = query.where(EntityRow.status == status)
+        query = where_equal(select(EntityRow), [(EntityRow.type, type), (EntityRow.status, status)])
         if not include_deleted:
             query = query.where(col(EntityRow.deleted_at).is_(None))
-        if cursor is not None:
-            query = query.where(_after(*decode_cursor(cursor)))
-        query = query.order_by(col(EntityRow.created_at), col(EntityRow.id)).limit(limit + 1)
+        order = (col(EntityRow.created_at), col(EntityRow.id))
         with self._scope.read() as session:
-            rows = list(session.exec(query))
-        more = len(rows) > limit
-        items = [Entity.of(r) for r in rows[:limit]]
-        last = rows[limit - 1] if more else None
-        return Page(
-            items=items, next_cursor=encode_cursor(last.created_at, last.id) if last else None
-        )
+            return keyset_page(session, query, order, Entity.of, limit=limit, cursor=cursor)
 
     def patch(
         self,
@@ -165,13 +151,6 @@ def require(session: Session, ids: set[str]) -> None:
     missing = sorted(ids - found)
     if missing:
         raise NotFoundError("entity", missing[0], "create it first, or check the id")
-
-
-def _after(created_at: int, id: str) -> ColumnElement[bool]:
-    return or_(
-        col(EntityRow.created_at) > created_at,
-        and_(col(EntityRow.created_at) == created_at, col(EntityRow.id) > id),
-    )
 
 
 def _check_name(name: str) -> None:

@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, text
+from sqlalchemy import func, insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ontology._entities import require
-from ontology._paging import check_limit, decode_cursor, encode_cursor
+from ontology._paging import check_limit, keyset_page, where_equal
 from ontology._records import Event, NewEvent, Page, from_ms, now_ms, to_ms
 from ontology._scope import Scope
 from ontology._tables import EventRow
@@ -111,31 +111,24 @@ class Events:
         """Events by actor, target, type, run and time range (`since` <= t < `until`), paged."""
         if type is not None:
             self._scope.catalogue.get("event", type)
-        check_limit(limit)
-        query = select(EventRow)
-        for column, value in (
-            (EventRow.actor_id, actor_id),
-            (EventRow.target_id, target_id),
-            (EventRow.type, type),
-            (EventRow.run_id, run_id),
-        ):
-            if value is not None:
-                query = query.where(column == value)
+        query = where_equal(
+            select(EventRow),
+            [
+                (EventRow.actor_id, actor_id),
+                (EventRow.target_id, target_id),
+                (EventRow.type, type),
+                (EventRow.run_id, run_id),
+            ],
+        )
         if since is not None:
             query = query.where(col(EventRow.timestamp) >= to_ms(since))
         if until is not None:
             query = query.where(col(EventRow.timestamp) < to_ms(until))
-        if cursor is not None:
-            query = query.where(_beyond(*decode_cursor(cursor), newest_first))
-        order = [col(EventRow.timestamp), col(EventRow.seq)]
-        query = query.order_by(*(c.desc() for c in order) if newest_first else order)
+        order = (col(EventRow.timestamp), col(EventRow.seq))
         with self._scope.read() as session:
-            rows = list(session.exec(query.limit(limit + 1)))
-        last = rows[limit - 1] if len(rows) > limit else None
-        return Page(
-            items=[Event.of(r) for r in rows[:limit]],
-            next_cursor=encode_cursor(last.timestamp, last.seq or 0) if last else None,
-        )
+            return keyset_page(
+                session, query, order, Event.of, limit=limit, cursor=cursor, descending=newest_first
+            )
 
     def read_run(
         self, run_id: str, from_position: int = 0, *, limit: int | None = None
@@ -282,10 +275,3 @@ def _event(row: dict[str, Any]) -> Event:
         run_position=row["run_position"],
         idempotency_key=row["idempotency_key"],
     )
-
-
-def _beyond(timestamp: int, seq: str, newest_first: bool) -> ColumnElement[bool]:
-    ts, n = col(EventRow.timestamp), col(EventRow.seq)
-    if newest_first:
-        return or_(ts < timestamp, and_(ts == timestamp, n < int(seq)))
-    return or_(ts > timestamp, and_(ts == timestamp, n > int(seq)))
