@@ -15,6 +15,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, ValidationError
 from tenacity import (
@@ -258,30 +259,28 @@ class Stream:
 
     def __iter__(self) -> Iterator[str]:
         model, started = self._model, time.perf_counter()
-        total: AIMessageChunk | None = None
+        pieces: list[str] = []
+        reported: UsageMetadata | None = None
         first: float | None = None
-        count = 0
         try:
-            chunks = model._retrying()(self._open)
-            for chunk in chunks:
-                total = chunk if total is None else total + chunk
+            for chunk in _mapped(model._retrying()(self._open), model.name):
+                reported = chunk.usage_metadata or reported  # sent once, at the end
                 text = _text(chunk)
                 if text:
                     first = first if first is not None else time.perf_counter() - started
-                    count += 1
+                    pieces.append(text)
                     yield text
-                if count >= self._limit:
+                if len(pieces) >= self._limit:
                     break
         except BaseException:
             model._settle(self._reservation, None)
             raise
-        message = total or AIMessageChunk(content="")
+        message = AIMessage(content="".join(pieces), usage_metadata=reported)
         usage = model._usage(
-            message, self._prompt, time.perf_counter() - started, self._attempts, first, count
+            message, self._prompt, time.perf_counter() - started, self._attempts, first, len(pieces)
         )
         model._settle(self._reservation, usage)
-        final = AIMessage(content=_text(message), usage_metadata=message.usage_metadata)
-        self.reply = Reply[Any](text=_text(message), usage=usage, message=final)
+        self.reply = Reply[Any](text=str(message.content), usage=usage, message=message)
 
     def _open(self) -> Iterator[AIMessageChunk]:
         """Start the stream and take its first chunk, so that failures to start retry."""
@@ -299,6 +298,17 @@ class Stream:
                 raise
             raise mapped from e
         return _prepend(head, chunks) if head is not None else iter(())
+
+
+def _mapped(chunks: Iterator[AIMessageChunk], model: str) -> Iterator[AIMessageChunk]:
+    """The chunks, with a provider failure mid-stream raised as ONE's typed error."""
+    try:
+        yield from chunks
+    except Exception as e:
+        mapped = provider_error(e, model)
+        if mapped is None:
+            raise
+        raise mapped from e
 
 
 def _prepend(head: Any, rest: Iterator[Any]) -> Iterator[AIMessageChunk]:

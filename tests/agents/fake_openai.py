@@ -21,6 +21,7 @@ class Answer:
     events: list[dict[str, Any]] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    cut: bool = False  # drop the connection after the events, mid-stream
 
 
 def completion(
@@ -116,7 +117,7 @@ def fake_openai() -> Iterator[FakeOpenAI]:
             answer = fake._next()
             time.sleep(answer.delay)
             if answer.events is not None:
-                self._stream(answer.events)
+                self._stream(answer.events, cut=answer.cut)
             else:
                 self._json(answer)
 
@@ -129,13 +130,16 @@ def fake_openai() -> Iterator[FakeOpenAI]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _stream(self, events: list[dict[str, Any]]) -> None:
+        def _stream(self, events: list[dict[str, Any]], *, cut: bool) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
+            if cut:  # promise more than is sent, then hang up
+                self.send_header("Content-Length", "100000")
             self.end_headers()
             for event in events:
                 self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
-            self.wfile.write(b"data: [DONE]\n\n")
+            if not cut:
+                self.wfile.write(b"data: [DONE]\n\n")
 
         def log_message(self, *args: object) -> None:
             pass

@@ -187,3 +187,15 @@ def test_a_stream_that_fails_to_start_is_retried(fake: FakeOpenAI) -> None:
     assert list(stream) == ["ok"]
     assert len(fake.requests) == 2
     assert stream.reply is not None and stream.reply.usage.attempts == 2
+
+
+def test_a_stream_broken_midway_raises_the_typed_error(fake: FakeOpenAI) -> None:
+    from dataclasses import replace
+
+    fake.script = [replace(streamed(["one ", "two "], usage=None), cut=True)]
+    stream = compatible(fake).stream("hi")
+    seen: list[str] = []
+    with pytest.raises(NetworkError):
+        seen.extend(stream)
+    assert seen == ["one ", "two "]  # what arrived was delivered; the rest is an error
+    assert len(fake.requests) == 1  # not retried: text was already delivered
