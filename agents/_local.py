@@ -40,9 +40,11 @@ class LocalServer:
         self.model = model
         self.threads = threads or max(1, min(os.cpu_count() or 1, 4))
         self.context = context
-        self.port = 0
+        self.port = _free_port()  # kept across restarts: clients hold the URL
         self._process: subprocess.Popen[bytes] | None = None
-        self._log = Path(tempfile.mkstemp(prefix="one-llama-", suffix=".log")[1])
+        handle, log = tempfile.mkstemp(prefix="one-llama-", suffix=".log")
+        os.close(handle)
+        self._log = Path(log)
 
     @property
     def base_url(self) -> str:
@@ -50,27 +52,17 @@ class LocalServer:
 
     def start(self, timeout: float = 120.0) -> None:
         """Start the server and wait until it answers; an error shows its log."""
-        if self._process and self._process.poll() is None:
+        if self.running:
             return
         self._check_installed()
-        self.port = _free_port()
+        # interrupt_requests is on by default: any waiting request (even a health check)
+        # ends the stream being generated with a normal [DONE], silently truncating it.
         command = [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(self.model),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--n_ctx",
-            str(self.context),
-            "--n_threads",
-            str(self.threads),
-            "--verbose",
-            "False",
-        ]
+            sys.executable, "-m", "llama_cpp.server", "--model", str(self.model),
+            "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.context),
+            "--n_threads", str(self.threads), "--verbose", "False",
+            "--interrupt_requests", "False",
+        ]  # fmt: skip
         with self._log.open("wb") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         self._wait(timeout)
@@ -84,6 +76,10 @@ class LocalServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
         self._process = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def healthy(self) -> bool:
         try:
@@ -117,8 +113,8 @@ def shared_server(model: Path | None = None) -> LocalServer:
     """The process's server for `model` (the packaged SmolLM2 by default), started once."""
     model = model or packaged_model()
     with _shared_lock:
-        server = _shared.setdefault(model, LocalServer(model))
-        if not server.healthy():
+        server = _shared.get(model) or _shared.setdefault(model, LocalServer(model))
+        if not server.running:  # checked without a request: requests queue on the model
             server.start()
         return server
 

@@ -23,7 +23,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
     wait_exponential_jitter,
 )
 
@@ -33,6 +33,8 @@ from agents._provider_errors import provider_error
 from agents._settings import Backend, ModelSettings
 from agents._usage import PRICES, Usage, cost
 from agents.errors import (
+    AgentsError,
+    ConfigurationError,
     ModelRequestBlockedError,
     OutputParseError,
     ProviderError,
@@ -126,21 +128,26 @@ class Model:
         limit = max_tokens or self.max_tokens
         kwargs = {**self._limit(limit), **(self._output_kwargs(output) if output else {})}
         reservation = self._reserve(creator_id, prompt, limit)
-        started, attempts = time.perf_counter(), 0
+        started, attempts, spent = time.perf_counter(), 0, [0, 0]
 
         def attempt() -> tuple[AIMessage, T | None]:
             nonlocal attempts
             attempts += 1
             message = self._call(prompt, kwargs)
+            used = message.usage_metadata  # every answered attempt costs, parsed or not
+            spent[0] += used["input_tokens"] if used else _estimate_tokens(prompt)
+            spent[1] += used["output_tokens"] if used else len(_text(message)) // 3
             return message, self._parse(message, output) if output else None
 
         try:
             message, parsed = self._retrying()(attempt)
         except BaseException:
-            self._settle(reservation, None)
+            self._settle(reservation, *spent)
             raise
-        usage = self._usage(message, prompt, time.perf_counter() - started, attempts)
-        self._settle(reservation, usage)
+        usage = self._usage(
+            spent, time.perf_counter() - started, attempts, estimated=message.usage_metadata is None
+        )
+        self._settle(reservation, usage.input_tokens, usage.output_tokens)
         return Reply[Any](text=_text(message), parsed=parsed, usage=usage, message=message)
 
     def stream(
@@ -167,7 +174,8 @@ class Model:
 
     def _retrying(self) -> Retrying:
         return Retrying(
-            stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.total_timeout),
+            # Before, not after: a retry-after longer than the time left ends the retries.
+            stop=stop_after_attempt(self.max_attempts) | stop_before_delay(self.total_timeout),
             wait=_wait,
             retry=retry_if_exception(lambda e: bool(getattr(e, "retryable", False))),
             reraise=True,
@@ -204,61 +212,68 @@ class Model:
     ) -> Reservation | None:
         if self.budget is None or creator_id is None:
             return None
-        worst_in, worst_out = _estimate_tokens(prompt), limit
-        return self.budget.reserve(creator_id, self._amount(worst_in, worst_out))
+        return self.budget.reserve(creator_id, self._amount(_estimate_tokens(prompt), limit))
 
-    def _settle(self, reservation: Reservation | None, usage: Usage | None) -> None:
+    def _settle(self, reservation: Reservation | None, tokens_in: int, tokens_out: int) -> None:
         if self.budget is not None and reservation is not None:
-            spent = self._amount(usage.input_tokens, usage.output_tokens) if usage else 0.0
-            self.budget.settle(reservation, spent)
+            self.budget.settle(reservation, self._amount(tokens_in, tokens_out))
 
     def _amount(self, input_tokens: int, output_tokens: int) -> float:
         assert self.budget is not None
         if self.budget.unit == "tokens":
             return float(input_tokens + output_tokens)
-        return cost(self.name, input_tokens, output_tokens, self.prices) or 0.0
+        dollars = cost(self.name, input_tokens, output_tokens, self.prices)
+        if dollars is None:
+            raise ConfigurationError(
+                f"a dollar budget needs a price for model {self.name!r}; add it with "
+                "Model(prices={..., name: (input, output) $ per million tokens})"
+            )
+        return dollars
 
     def _usage(
         self,
-        message: AIMessage | AIMessageChunk,
-        prompt: list[BaseMessage],
+        spent: list[int],
         latency: float,
         attempts: int,
+        *,
+        estimated: bool,
         first_token: float | None = None,
-        chunks: int = 0,
     ) -> Usage:
-        reported = message.usage_metadata
-        tokens_in = reported["input_tokens"] if reported else _estimate_tokens(prompt)
-        tokens_out = reported["output_tokens"] if reported else chunks
         return Usage(
             model=self.name,
-            input_tokens=tokens_in,
-            output_tokens=tokens_out,
+            input_tokens=spent[0],
+            output_tokens=spent[1],
             latency_s=latency,
             first_token_s=first_token,
             attempts=attempts,
-            cost_usd=cost(self.name, tokens_in, tokens_out, self.prices),
-            estimated=reported is None,
+            estimated=estimated,
+            cost_usd=cost(self.name, spent[0], spent[1], self.prices),
         )
 
 
 class Stream:
-    """The text of a reply as it is generated. Iterate it; then read `reply`.
+    """The text of a reply as it is generated. Iterate it once; then read `reply`.
 
     A failure before the first token is retried like `invoke`; the output allowance holds
-    even on a server that ignores it (the stream is cut there).
+    even on a server that ignores it (the stream is cut there). A stream abandoned or
+    broken midway is charged for what it produced.
     """
 
     def __init__(
         self, model: Model, prompt: list[BaseMessage], creator_id: str | None, limit: int
     ) -> None:
         self._model, self._prompt, self._limit = model, prompt, limit
-        self._reservation = model._reserve(creator_id, prompt, limit)
+        self._creator_id = creator_id
         self._attempts = 0
+        self._started = False
         self.reply: Reply[Any] | None = None
 
     def __iter__(self) -> Iterator[str]:
+        if self._started:
+            raise AgentsError("a Stream can be read once; call Model.stream() again")
+        self._started = True
         model, started = self._model, time.perf_counter()
+        reservation = model._reserve(self._creator_id, self._prompt, self._limit)
         pieces: list[str] = []
         reported: UsageMetadata | None = None
         first: float | None = None
@@ -266,21 +281,30 @@ class Stream:
             for chunk in _mapped(model._retrying()(self._open), model.name):
                 reported = chunk.usage_metadata or reported  # sent once, at the end
                 text = _text(chunk)
+                if text and len(pieces) >= self._limit:
+                    break  # past the allowance: a server that ignored it is cut here
                 if text:
                     first = first if first is not None else time.perf_counter() - started
                     pieces.append(text)
                     yield text
-                if len(pieces) >= self._limit:
-                    break
-        except BaseException:
-            model._settle(self._reservation, None)
+        except BaseException:  # GeneratorExit too: the reader stopped early
+            model._settle(reservation, _estimate_tokens(self._prompt), len(pieces))
             raise
-        message = AIMessage(content="".join(pieces), usage_metadata=reported)
-        usage = model._usage(
-            message, self._prompt, time.perf_counter() - started, self._attempts, first, len(pieces)
+        spent = (
+            [reported["input_tokens"], reported["output_tokens"]]
+            if reported
+            else [_estimate_tokens(self._prompt), len(pieces)]
         )
-        model._settle(self._reservation, usage)
-        self.reply = Reply[Any](text=str(message.content), usage=usage, message=message)
+        usage = model._usage(
+            spent,
+            time.perf_counter() - started,
+            self._attempts,
+            estimated=reported is None,
+            first_token=first,
+        )
+        model._settle(reservation, *spent)
+        message = AIMessage(content="".join(pieces), usage_metadata=reported)
+        self.reply = Reply[Any](text="".join(pieces), usage=usage, message=message)
 
     def _open(self) -> Iterator[AIMessageChunk]:
         """Start the stream and take its first chunk, so that failures to start retry."""

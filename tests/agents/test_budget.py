@@ -74,3 +74,45 @@ def test_fifty_concurrent_calls_against_room_for_ten_make_at_most_ten_calls() ->
     assert len(fake.calls) <= 10
     assert outcomes.count("fine") == len(fake.calls) >= 1
     assert outcomes.count("refused") == 50 - len(fake.calls)
+
+
+def test_retried_parse_failures_are_charged_too() -> None:
+    from pydantic import BaseModel
+
+    class Plan(BaseModel):
+        goals: list[str]
+
+    fake = ScriptedChatModel(replies=["not json " * 10, "still not json " * 10, Plan(goals=["x"])])
+    budget = Budget(10_000)
+    reply = Model(fake, name="s", budget=budget).invoke("plan", output=Plan, creator_id="m")
+    assert reply.parsed == Plan(goals=["x"]) and reply.usage.attempts == 3
+    assert reply.usage.output_tokens == 20 + 30 + 2  # every answered attempt counts
+    assert budget.spent("m") == reply.usage.total_tokens
+
+
+def test_a_stream_is_charged_for_what_it_produced_even_when_abandoned() -> None:
+    fake = ScriptedChatModel(replies=["a b c d e f g h i j"])
+    budget = Budget(10_000)
+    model = Model(fake, name="s", budget=budget, max_tokens=100)
+    stream = model.stream("go", creator_id="m")
+    assert budget.spent("m") == 0  # nothing is held until the stream is read
+    pieces = iter(stream)
+    taken = [next(pieces) for _ in range(3)]
+    pieces.close()  # the reader went away (a fan closed the chat)
+    assert taken == ["a ", "b ", "c "]
+    assert budget.spent("m") == 4 + 3  # the prompt estimate and the three pieces read
+    from agents.errors import AgentsError
+
+    with pytest.raises(AgentsError, match="read once"):
+        list(stream)
+
+
+def test_a_dollar_budget_needs_a_price_for_the_model() -> None:
+    from agents.errors import ConfigurationError
+
+    model = Model(
+        ScriptedChatModel(replies=["x"]), name="gpt-4o-2024-08-06", budget=Budget(0.01, unit="usd")
+    )
+    with pytest.raises(ConfigurationError, match="needs a price.*gpt-4o-2024-08-06"):
+        model.invoke("hi", creator_id="m")
+    assert model.chat.calls == []  # type: ignore[attr-defined]

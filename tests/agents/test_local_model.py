@@ -61,3 +61,18 @@ def test_one_server_is_shared_and_health_checked() -> None:
 def test_a_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="no model file"):
         LocalServer(tmp_path / "missing.gguf").start()
+
+
+def test_a_request_during_a_stream_does_not_cut_it_short(local: Model) -> None:
+    import threading
+
+    server = shared_server()
+    with allow_model_requests():
+        story = "Write a long story about a lighthouse keeper and a storm."  # > 60 tokens
+        pieces = iter(local.stream(story, max_tokens=60))
+        first = next(pieces)
+        checker = threading.Thread(target=server.healthy)  # another request meanwhile
+        checker.start()
+        rest = list(pieces)
+        checker.join()
+    assert len([first, *rest]) == 60  # llama-cpp-python would end it early by default

@@ -199,3 +199,19 @@ def test_a_stream_broken_midway_raises_the_typed_error(fake: FakeOpenAI) -> None
         seen.extend(stream)
     assert seen == ["one ", "two "]  # what arrived was delivered; the rest is an error
     assert len(fake.requests) == 1  # not retried: text was already delivered
+
+
+def test_a_retry_after_beyond_the_overall_timeout_ends_the_retries(fake: FakeOpenAI) -> None:
+    fake.script = [error(429, "come back in a minute", retry_after="60"), completion("late")]
+    started = time.monotonic()
+    with pytest.raises(RateLimitedError):
+        compatible(fake, total_timeout=2.0).invoke("hi")
+    assert time.monotonic() - started < 2.0 and len(fake.requests) == 1
+
+
+def test_a_stream_that_ends_exactly_at_its_limit_keeps_its_usage(fake: FakeOpenAI) -> None:
+    fake.script = [streamed(["a ", "b ", "c"], usage=(900, 3))]
+    stream = compatible(fake, max_tokens=3).stream("hi")
+    assert list(stream) == ["a ", "b ", "c"]
+    assert stream.reply is not None and stream.reply.usage.input_tokens == 900
+    assert not stream.reply.usage.estimated
