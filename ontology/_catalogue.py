@@ -104,9 +104,10 @@ class Catalogue:
             CatalogueError: a name is not snake_case, or is taken by a different definition.
         """
         for t in types:
-            if not _NAME.match(t.name):
+            if not _NAME.match(t.name) or len(t.name) > 64:
                 raise CatalogueError(
-                    f"{t.kind} type name {t.name!r} is not snake_case; use e.g. 'brand_mentioned'"
+                    f"{t.kind} type name {t.name!r} is not snake_case of at most 64 "
+                    "characters; use e.g. 'brand_mentioned'"
                 )
             known = self._types[t.kind].get(t.name)
             if known is not None and known != t:
@@ -159,19 +160,28 @@ class Catalogue:
         if model is None:
             return _plain_json(field, data)
         try:
-            return model.model_validate(dict(data)).model_dump(
+            valid = model.model_validate(dict(data)).model_dump(
                 mode="json", by_alias=True, exclude_none=True
             )
         except ValidationError as e:
             raise _invalid(field, name, e) from None
+        _check_no_nul(field, json.dumps(valid))
+        return valid
 
 
 def _plain_json(field: str, data: Mapping[str, Any]) -> dict[str, Any]:
     try:
-        out: dict[str, Any] = json.loads(json.dumps(dict(data), allow_nan=False))
+        text = json.dumps(dict(data), allow_nan=False)
     except (TypeError, ValueError) as e:
         raise InvalidInputError(field, f"must be plain JSON (str, number, list, dict): {e}") from e
+    _check_no_nul(field, text)
+    out: dict[str, Any] = json.loads(text)
     return out
+
+
+def _check_no_nul(field: str, text: str) -> None:
+    if "\\u0000" in text:  # PostgreSQL's JSON cannot hold it
+        raise InvalidInputError(field, "must not contain NUL characters (\\u0000)")
 
 
 def _invalid(field: str, type_name: str, error: ValidationError) -> InvalidInputError:

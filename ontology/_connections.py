@@ -102,7 +102,7 @@ class Connections:
         """Merge `metadata` into the connection's (a key set to None is removed)."""
         _check_strength(strength)
         with self._scope.write() as session:
-            row = _row(session, id)
+            row = _row(session, id, for_update=True)
             if metadata:
                 merged = {k: v for k, v in {**row.metadata_, **metadata}.items() if v is not None}
                 row.metadata_ = self._scope.catalogue.validate("connection", row.type, merged)
@@ -120,8 +120,8 @@ class Connections:
             session.flush()
 
 
-def _row(session: Session, id: str) -> ConnectionRow:
-    row = session.get(ConnectionRow, id)
+def _row(session: Session, id: str, *, for_update: bool = False) -> ConnectionRow:
+    row = session.get(ConnectionRow, id, with_for_update=for_update)
     if row is None:
         raise NotFoundError("connection", id)
     return row

@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
@@ -57,7 +57,7 @@ class Database:
     engine: Engine
     busy_timeout: float
     # An in-memory SQLite database is one connection: its transactions take turns.
-    serial: threading.Lock | None = None
+    serial: _Serial | None = None
 
     @property
     def dialect(self) -> str:
@@ -77,7 +77,7 @@ class Database:
         if parsed.get_backend_name() == "sqlite":
             engine = _sqlite_engine(url, busy_timeout, synchronous)
             if _is_memory(url):
-                serial = threading.Lock()
+                serial = _Serial()
         else:
             engine = create_engine(url, pool_pre_ping=True)
         return cls(
@@ -115,6 +115,8 @@ class Database:
             if "locked" in str(e.orig) or "busy" in str(e.orig):
                 raise DatabaseLockedError(self.url, self.busy_timeout) from e
             raise TransactionFailedError(_failed(self.url, e)) from e
+        except DataError as e:
+            raise InvalidInputError("data", f"the database refused a value: {e.orig}") from e
         except IntegrityError as e:
             raise ConstraintViolationError(
                 f"the database refused the write: {e.orig}; nothing was written"
@@ -124,6 +126,27 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class _Serial:
+    """Turns on the one connection of an in-memory database, one thread at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def __enter__(self) -> None:
+        if self._owner == threading.get_ident():
+            raise TransactionFailedError(
+                "this thread is inside store.transaction() on an in-memory database: use "
+                "the transaction (tx.entities, tx.events, ...), not the store, until it ends"
+            )
+        self._lock.acquire()
+        self._owner = threading.get_ident()
+
+    def __exit__(self, *exc: object) -> None:
+        self._owner = None
+        self._lock.release()
 
 
 def _failed(url: str, e: DBAPIError) -> str:

@@ -7,7 +7,7 @@ from typing import Any, get_args
 
 from sqlmodel import Session, col, select
 
-from ontology._paging import keyset_page, where_equal
+from ontology._paging import check_length, keyset_page, where_equal
 from ontology._records import Entity, Page, Status, now_ms
 from ontology._scope import Scope, new_id
 from ontology._tables import EntityRow
@@ -46,6 +46,7 @@ class Entities:
             updated_at=now,
         )
         with self._scope.write() as session:
+            check_length("id", id, 36)
             if id is not None and session.get(EntityRow, id) is not None:
                 raise ConstraintViolationError(f"entity id {id!r} is taken; pick another id")
             session.add(row)
@@ -92,7 +93,7 @@ class Entities:
     ) -> Entity:
         """Merge `properties` into the entity's (a key set to None is removed); rename; restatus."""
         with self._scope.write() as session:
-            row = _row(session, id)
+            row = _row(session, id, for_update=True)
             if properties:
                 merged = {**row.properties, **properties}
                 merged = {k: v for k, v in merged.items() if v is not None}
@@ -111,7 +112,7 @@ class Entities:
     def delete(self, id: str) -> Entity:
         """Soft-delete: hidden from gets and queries, kept with its history. Idempotent."""
         with self._scope.write() as session:
-            row = _row(session, id, include_deleted=True)
+            row = _row(session, id, include_deleted=True, for_update=True)
             if row.deleted_at is None:
                 row.deleted_at = row.updated_at = now_ms()
                 session.add(row)
@@ -121,7 +122,7 @@ class Entities:
     def restore(self, id: str) -> Entity:
         """Undo a soft delete. Idempotent."""
         with self._scope.write() as session:
-            row = _row(session, id, include_deleted=True)
+            row = _row(session, id, include_deleted=True, for_update=True)
             if row.deleted_at is not None:
                 row.deleted_at = None
                 row.updated_at = now_ms()
@@ -130,8 +131,11 @@ class Entities:
             return Entity.of(row)
 
 
-def _row(session: Session, id: str, *, include_deleted: bool = False) -> EntityRow:
-    row = session.get(EntityRow, id)
+def _row(
+    session: Session, id: str, *, include_deleted: bool = False, for_update: bool = False
+) -> EntityRow:
+    # FOR UPDATE: two patches of one entity on PostgreSQL must not lose each other's keys.
+    row = session.get(EntityRow, id, with_for_update=for_update)
     if row is None:
         raise NotFoundError("entity", id)
     if row.deleted_at is not None and not include_deleted:
@@ -156,6 +160,7 @@ def require(session: Session, ids: set[str]) -> None:
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInputError("name", "must be a non-empty string")
+    check_length("name", name, 10_000)
 
 
 def _check_status(status: str) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ontology._entities import require
-from ontology._paging import check_limit, keyset_page, where_equal
+from ontology._paging import check_length, check_limit, keyset_page, where_equal
 from ontology._records import Event, NewEvent, Page, from_ms, now_ms, to_ms
 from ontology._scope import Scope
 from ontology._tables import EventRow
@@ -163,6 +163,8 @@ class Events:
     def _row(self, e: NewEvent) -> dict[str, Any]:
         if e.idempotency_key is not None and not e.idempotency_key.strip():
             raise InvalidInputError("idempotency_key", "must be a non-empty string or None")
+        check_length("idempotency_key", e.idempotency_key, 256)
+        check_length("run_id", e.run_id, 128)
         return {
             "type": e.type,
             "actor_id": e.actor_id,

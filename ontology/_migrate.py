@@ -40,7 +40,7 @@ def head() -> str:
 
 def current(db: Database) -> str | None:
     """The revision the database is at, `None` for an empty database."""
-    with db.engine.connect() as conn:
+    with db.engine.execution_options(one_write=False).connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 

@@ -26,6 +26,14 @@ def check_limit(limit: int) -> None:
         raise InvalidInputError("limit", f"must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
 
 
+def check_length(field: str, value: str | None, most: int) -> None:
+    """Refuse strings longer than their column (PostgreSQL enforces it; SQLite does not)."""
+    if value is not None and len(value) > most:
+        raise InvalidInputError(field, f"must be at most {most} characters, got {len(value)}")
+    if value is not None and "\x00" in value:
+        raise InvalidInputError(field, "must not contain NUL characters")
+
+
 def where_equal(query: SelectOfScalar[R], pairs: Iterable[tuple[Any, Any]]) -> SelectOfScalar[R]:
     """`query` narrowed to rows whose column equals the value, for each value given."""
     for column, value in pairs:

@@ -9,6 +9,9 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import ParamSpec, TypeVar
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
 from ontology import _migrate
 from ontology._catalogue import Catalogue
 from ontology._connections import Connections
@@ -17,6 +20,7 @@ from ontology._entities import Entities
 from ontology._events import Events
 from ontology._scope import Scope
 from ontology._tags import Tags
+from ontology.errors import InvalidInputError, TransactionFailedError
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -81,9 +85,24 @@ class Store(_Operations):
                 transaction through a crash of the process; `FULL` also through a power cut.
             migrate: bring the schema up to date first (the default).
         """
-        db = Database.connect(database_url(url), busy_timeout=busy_timeout, synchronous=synchronous)
-        if migrate:
-            _migrate.upgrade(db)
+        target = database_url(url)
+        try:
+            db = Database.connect(target, busy_timeout=busy_timeout, synchronous=synchronous)
+            if migrate:
+                _migrate.upgrade(db)
+        except (ArgumentError, ModuleNotFoundError) as e:
+            raise InvalidInputError(
+                "url",
+                f"{target!r} is not a database ONE can use ({e}); give a sqlite:/// "
+                "path or a postgresql:// URL",
+            ) from e
+        except OSError as e:
+            raise InvalidInputError("url", f"cannot create the database file: {e}") from e
+        except OperationalError as e:
+            raise TransactionFailedError(
+                f"cannot open the database {make_url(target).render_as_string()}: {e.orig}; "
+                "check that the server is up and the URL, user and password are right"
+            ) from e
         return cls(db, catalogue)
 
     @property

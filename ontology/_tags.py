@@ -9,7 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from ontology._entities import require
-from ontology._paging import check_limit
+from ontology._paging import check_length, check_limit
 from ontology._records import Entity, Tag, TagCategory, now_ms
 from ontology._scope import Scope, new_id
 from ontology._tables import EntityRow, EntityTagRow, TagRow
@@ -140,5 +140,6 @@ def _count(session: Session, tag: TagRow, delta: int) -> TagRow:
 def _check(name: str, category: str) -> None:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInputError("name", "a tag name must be a non-empty string")
+    check_length("name", name, 128)
     if category not in _CATEGORIES:
         raise InvalidInputError("category", f"{category!r} is not one of {', '.join(_CATEGORIES)}")

@@ -29,3 +29,11 @@ def store(store_url: str) -> Iterator[Store]:
 @pytest.fixture
 def creator(store: Store) -> str:
     return store.entities.create("creator", "Ada").id
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database that several connections (threads, processes) can share."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'one.db'}"
+    return str(request.getfixturevalue("pg_server").new_database())

@@ -36,14 +36,6 @@ def _integrity_ok(url: str) -> bool:
         return conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database several processes open at once (the first open migrates it)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'one.db'}"
-    return request.getfixturevalue("pg_server").new_database()
-
-
 def test_four_writer_processes_lose_nothing_and_duplicate_nothing(shared_url: str) -> None:
     with Store.open(shared_url) as store:
         actor = store.entities.create("creator", "Ada").id
