@@ -18,6 +18,7 @@ from alembic.script import ScriptDirectory
 from filelock import FileLock
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from ontology._database import Database
 
@@ -46,8 +47,13 @@ def current(db: Database) -> str | None:
 
 def upgrade(db: Database, revision: str = "head") -> None:
     """Apply every migration the database lacks, up to `revision`."""
-    if revision == "head" and current(db) == head():
-        return
+    if revision == "head":
+        try:
+            if current(db) == head():
+                return
+        except OperationalError:
+            pass  # another process is creating this database: wait for it under the lock
+
     with _exclusive(db), db.engine.connect() as conn:
         config = _config()
         config.attributes["connection"] = conn

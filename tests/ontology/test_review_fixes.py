@@ -79,8 +79,8 @@ def test_opening_a_database_another_writer_holds_does_not_wait(tmp_path: Path) -
 def test_the_store_inside_its_own_transaction_in_memory_is_an_error_not_a_hang() -> None:
     store = Store.open("sqlite://")
     ada = store.entities.create("creator", "Ada")
-    with pytest.raises(TransactionFailedError, match=r"use the transaction \(tx.entities"):
-        with store.transaction() as tx:
-            tx.entities.patch(ada.id, {"x": 1})
-            store.entities.get(ada.id)
+    expected = pytest.raises(TransactionFailedError, match=r"use the transaction \(tx.entities")
+    with expected, store.transaction() as tx:
+        tx.entities.patch(ada.id, {"x": 1})
+        store.entities.get(ada.id)
     assert store.entities.get(ada.id).properties == {}  # and the transaction rolled back
