@@ -77,6 +77,7 @@ class Collections:
 
     def version(self, creator_id: str) -> str:
         """Changes whenever the creator's chunks change (also by another process)."""
+        self.get(creator_id)  # created if the creator has none yet
         metadata = self.client.get_collection(self.name(creator_id)).metadata or {}
         return str(metadata.get("version", ""))
 

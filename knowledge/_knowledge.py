@@ -178,6 +178,7 @@ class Knowledge:
         times faster on full batches); each source is then written on its own.
         """
         self._check_creator(creator_id)
+        sources = list({s.key: s for s in sources}.values())  # one key twice: the last wins
         report, pending = IngestReport(), list[_Plan]()
         for done, source in enumerate(sources, start=1):
             plan = self._plan(creator_id, source)
@@ -317,12 +318,12 @@ class Knowledge:
     def _record(self, creator_id: str, plan: _Plan, chunk_count: int) -> None:
         source, before = plan.source, plan.entity
         entity_id = source_entity_id(creator_id, source.key)
-        properties = {
+        properties = {  # the source's own fields first: they cannot replace ONE's
+            **source.details,
             "source": source.key,
             "kind": source.kind,
             "contentHash": source.content_hash,
             "chunkCount": chunk_count,
-            **source.details,
         }
         # The same key when a crashed ingest is retried; a new one after any other change.
         state = before.updated_at.isoformat() if before else "new"

@@ -73,6 +73,8 @@ class Retriever:
             mmr: re-rank for diversity (maximal marginal relevance) so near-duplicate
                 chunks do not crowd out others; `diversity` from 0 (none) to 1.
         """
+        if k < 1:
+            raise ValueError(f"k must be 1 or more, got {k}")
         if not query.strip():
             return []
         pool = max(4 * k, 20)

@@ -122,7 +122,9 @@ def from_record(kind: SourceKind, record: Mapping[str, Any], *, origin: str = "r
         text = f"Fan: {clean(message, source=key)}\nCreator: {clean(reply, source=key)}"
     else:
         text = clean(_field(record, "text", key), source=key)
-    details = {k: v for k, v in record.items() if k not in {"id", "text", "message", "reply"}}
+    details = _plain(
+        key, {k: v for k, v in record.items() if k not in {"id", "text", "message", "reply"}}
+    )
     return Source(
         key=key, kind=kind, title=_title(text, None), segments=[Segment(text=text)], details=details
     )
@@ -136,7 +138,9 @@ def _json_sources(path: Path, raw: str, kind: SourceKind | None) -> list[Source]
     if isinstance(data, dict) and "segments" in data:
         segments = _json_segments(path, data["segments"])
         title = str(data.get("title") or path.stem)
-        details = {k: v for k, v in data.items() if k not in {"segments", "title"}}
+        details = _plain(
+            str(path), {k: v for k, v in data.items() if k not in {"segments", "title"}}
+        )
         return [
             Source(
                 key=str(path), kind=kind or "audio", title=title, segments=segments, details=details
@@ -187,6 +191,17 @@ def _subtitles(path: Path, raw: str, suffix: str) -> list[Segment]:
         if (text := _clean_or_none(body, str(path)))
     ]
     return _checked(path, segments)
+
+
+def _plain(source: str, details: dict[str, Any]) -> dict[str, Any]:
+    """Fields kept with a source must be plain JSON (no NaN or Infinity)."""
+    try:
+        json.dumps(details, allow_nan=False)
+    except ValueError as e:
+        raise FormatSourceError(
+            source, f"fields must be plain JSON numbers and text ({e})"
+        ) from None
+    return details
 
 
 def _checked(path: Path, segments: list[Segment]) -> list[Segment]:

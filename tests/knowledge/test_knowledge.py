@@ -172,3 +172,51 @@ def test_knowledge_belongs_to_creators(knowledge: Knowledge, store: Store, conte
         knowledge.ingest(fan, content / "articles")
     with pytest.raises(NotFoundError):
         knowledge.retriever("nobody")
+
+
+def test_record_fields_cannot_replace_the_provenance_one_keeps(
+    knowledge: Knowledge, store: Store, creator: str
+) -> None:
+    record = {
+        "id": "p1",
+        "text": "Brine at 2%.",
+        "source": "instagram",
+        "kind": "reel",
+        "contentHash": "forged",
+        "likes": 12,
+    }
+    knowledge.ingest_records(creator, "post", [record])
+    entity = store.entities.get(source_entity_id(creator, "record:post:p1"))
+    assert entity.properties["source"] == "record:post:p1"
+    assert entity.properties["kind"] == "post" and entity.properties["likes"] == 12
+    assert knowledge.ingest_records(creator, "post", [record]).unchanged == ["record:post:p1"]
+
+
+def test_a_record_file_with_nan_is_refused_and_the_rest_ingested(
+    knowledge: Knowledge, creator: str, tmp_path: Path
+) -> None:
+    (tmp_path / "posts.json").write_text('[{"id": "p1", "text": "Hello", "likes": NaN}]')
+    (tmp_path / "good.md").write_text("# Good\n\nFine.")
+    report = knowledge.ingest(creator, tmp_path)
+    assert "plain JSON" in report.failed[str(tmp_path / "posts.json")]
+    assert [Path(p).name for p in report.added] == ["good.md"]
+
+
+def test_one_key_twice_in_an_ingest_keeps_the_last(knowledge: Knowledge, creator: str) -> None:
+    records = [{"id": "d1", "text": "First version."}, {"id": "d1", "text": "Second version."}]
+    report = knowledge.ingest_records(creator, "post", records)
+    assert report.added == ["record:post:d1"]
+    assert knowledge.retriever(creator).search("version", k=5)[0].chunk.text == "Second version."
+    twice = knowledge.ingest_records(creator, "post", [records[1], records[1]])
+    assert twice.unchanged == ["record:post:d1"]
+
+
+def test_searching_a_creator_with_nothing_ingested_finds_nothing(
+    knowledge: Knowledge, creator: str
+) -> None:
+    for mode in ("lexical", "dense", "hybrid"):
+        assert knowledge.retriever(creator).search("anything", mode=mode) == []  # type: ignore[arg-type]
+    knowledge.reset(creator)
+    assert knowledge.retriever(creator).search("anything", mode="lexical") == []
+    with pytest.raises(ValueError, match="k must be 1 or more"):
+        knowledge.retriever(creator).search("anything", k=0)
