@@ -1,22 +1,18 @@
 from __future__ import annotations
 
 import doctest
-import inspect
 
 import agents
 from agents import _fakes, errors
+from tests.public_surface import assert_documented, assert_public_surface
 
 
 def test_all_is_the_public_surface() -> None:
-    assert set(agents.__all__) == {n for n in dir(agents) if not n.startswith("_")}
-    assert set(errors.__all__) == {n for n in dir(errors) if n.endswith("Error")}
+    assert_public_surface(agents, errors)
 
 
-def test_every_public_class_and_function_has_a_docstring() -> None:
-    objects = [getattr(agents, n) for n in agents.__all__]
-    documented = [o for o in objects if inspect.isclass(o) or inspect.isfunction(o)]
-    assert len(documented) > 10
-    assert [o.__name__ for o in documented if not inspect.getdoc(o)] == []
+def test_every_public_class_and_function_has_its_own_docstring() -> None:
+    assert_documented(agents)
 
 
 def test_docstring_examples_run() -> None:

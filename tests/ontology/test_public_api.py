@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import doctest
-import inspect
 
 import ontology
 from ontology import _catalogue, _store, errors
+from tests.public_surface import assert_documented, assert_public_surface
 
 
 def test_all_is_the_public_surface() -> None:
-    public = {name for name in dir(ontology) if not name.startswith("_")}
-    assert set(ontology.__all__) == public
-    assert set(errors.__all__) == {n for n in dir(errors) if n.endswith("Error")}
+    assert_public_surface(ontology, errors)
 
 
 def test_every_public_class_and_function_has_its_own_docstring() -> None:
-    objects = [getattr(ontology, n) for n in ontology.__all__]
-    documented = [o for o in objects if inspect.isclass(o) or inspect.isfunction(o)]
-    assert len(documented) > 10
-    own_doc = [vars(o).get("__doc__") if inspect.isclass(o) else o.__doc__ for o in documented]
-    assert [o.__name__ for o, doc in zip(documented, own_doc, strict=True) if not doc] == []
+    assert_documented(ontology)
 
 
 def test_docstring_examples_run() -> None:
