@@ -55,8 +55,9 @@ def keyset_page(
     """One page of `query` sorted by `order` (a sort column and a unique tie-breaker)."""
     check_limit(limit)
     first, second = order
+    direction = "d" if descending else "a"
     if cursor is not None:
-        number, key = _decode(cursor, int if isinstance(second.type, Integer) else str)
+        number, key = _decode(cursor, direction, int if isinstance(second.type, Integer) else str)
         if descending:
             query = query.where(or_(first < number, and_(first == number, second < key)))
         else:
@@ -64,14 +65,22 @@ def keyset_page(
     ordering = (first.desc(), second.desc()) if descending else (first, second)
     rows = list(session.exec(query.order_by(*ordering).limit(limit + 1)))
     last = rows[limit - 1] if len(rows) > limit else None
-    following = f"{getattr(last, first.key)}:{getattr(last, second.key)}" if last else None
+    following = (
+        f"{direction}:{getattr(last, first.key)}:{getattr(last, second.key)}" if last else None
+    )
     return Page(items=[record(r) for r in rows[:limit]], next_cursor=following)
 
 
-def _decode(cursor: str, key_type: type) -> tuple[int, Any]:
-    number, sep, key = cursor.partition(":")
+def _decode(cursor: str, direction: str, key_type: type) -> tuple[int, Any]:
+    """(sort value, tie-breaker) of a cursor made for a listing in `direction`."""
+    given, _, rest = cursor.partition(":")
+    number, sep, key = rest.partition(":")
+    if given in ("a", "d") and given != direction:
+        raise InvalidInputError(
+            "cursor", "was made for the other sort order; page with the order it came from"
+        )
     try:
-        if not sep or not key:
+        if given != direction or not sep or not key:
             raise ValueError(cursor)
         return int(number), key_type(key)
     except ValueError:

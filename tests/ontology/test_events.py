@@ -216,3 +216,13 @@ def test_usable_from_async_code(store: Store, creator: str) -> None:
         return sorted(e.run_position or 0 for e in events)
 
     assert asyncio.run(main()) == [0, 1, 2, 3, 4]
+
+
+def test_a_cursor_belongs_to_its_sort_order(store: Store, creator: str) -> None:
+    store.events.append_many([NewEvent(type="user_engaged", actor_id=creator)] * 3)
+    newest = store.events.timeline(limit=1, newest_first=True)
+    assert newest.next_cursor is not None
+    with pytest.raises(InvalidInputError, match="other sort order"):
+        store.events.timeline(limit=1, cursor=newest.next_cursor)
+    with pytest.raises(InvalidInputError, match="not a cursor"):
+        store.events.timeline(cursor="a:12:not-a-number")
