@@ -4,10 +4,11 @@
 llama.cpp server by base URL, or, with neither, the tiny local SmolLM2 that ONE serves
 itself), with structured output, token limits that hold, retries, usage and budgets.
 `RecordingChatModel` records and replays; `ScriptedChatModel` and `block_model_requests`
-are for tests.
+are for tests. `agents.providers` holds payments, chain, voice and appearance, each with a
+local simulator.
 """
 
-from agents import errors
+from agents import errors, providers
 from agents._budget import Budget, Reservation
 from agents._fakes import ScriptedChatModel, allow_model_requests, block_model_requests
 from agents._local import LocalServer, packaged_model, shared_server
@@ -33,5 +34,6 @@ __all__ = [
     "cost",
     "errors",
     "packaged_model",
+    "providers",
     "shared_server",
 ]

@@ -1,0 +1,131 @@
+"""The provider simulators behave like the services where it matters."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from agents.providers import (
+    Chain,
+    Payments,
+    SimulatedAppearance,
+    SimulatedChain,
+    SimulatedPayments,
+    SimulatedVoice,
+)
+from agents.providers.errors import (
+    IdempotencyKeyReusedError,
+    InsufficientBalanceError,
+    PaymentDeclinedError,
+    ProviderUnavailableError,
+    ResponseLostError,
+    UnknownResourceError,
+)
+
+
+@pytest.fixture
+def payments() -> SimulatedPayments:
+    return SimulatedPayments()
+
+
+def test_a_charge_with_the_same_key_is_made_once(payments: SimulatedPayments) -> None:
+    api: Payments = payments
+    first = api.charge("cus_1", 2500, "USD", idempotency_key="buy-1")
+    again = api.charge("cus_1", 2500, "USD", idempotency_key="buy-1")
+    assert first == again and first.currency == "usd" and first.status == "succeeded"
+    assert list(payments.charges) == [first.id] and api.get(first.id) == first
+    with pytest.raises(IdempotencyKeyReusedError, match="'buy-1' was used for a different"):
+        api.charge("cus_1", 9900, "USD", idempotency_key="buy-1")
+    assert len(payments.charges) == 1
+
+
+def test_refunds_full_and_partial(payments: SimulatedPayments) -> None:
+    charge = payments.charge("cus_1", 1000, "usd", idempotency_key="c")
+    part = payments.refund(charge.id, amount_cents=400, idempotency_key="r1")
+    assert (part.status, part.refunded_cents) == ("partially_refunded", 400)
+    assert payments.refund(charge.id, amount_cents=400, idempotency_key="r1") == part  # once
+    rest = payments.refund(charge.id, idempotency_key="r2")
+    assert (rest.status, rest.refunded_cents) == ("refunded", 1000)
+    with pytest.raises(ValueError, match="cannot refund"):
+        payments.refund(charge.id, amount_cents=1, idempotency_key="r3")
+    with pytest.raises(UnknownResourceError):
+        payments.refund("ch_nope", idempotency_key="r4")
+
+
+def test_a_decline_is_stored_under_its_key(payments: SimulatedPayments) -> None:
+    for _ in range(2):
+        with pytest.raises(PaymentDeclinedError):
+            payments.charge("declined", 500, "usd", idempotency_key="d")
+    assert payments.charges == {}
+
+
+def test_an_unavailable_provider_did_nothing(payments: SimulatedPayments) -> None:
+    payments.simulation.fail("charge", "unavailable")
+    with pytest.raises(ProviderUnavailableError) as info:
+        payments.charge("cus_1", 500, "usd", idempotency_key="k")
+    assert info.value.retryable and payments.charges == {}
+    assert payments.charge("cus_1", 500, "usd", idempotency_key="k").amount_cents == 500
+
+
+def test_a_lost_response_charged_once_and_the_retry_returns_it(
+    payments: SimulatedPayments,
+) -> None:
+    payments.simulation.fail("charge", "lost")
+    with pytest.raises(ResponseLostError, match="same idempotency key"):
+        payments.charge("cus_1", 500, "usd", idempotency_key="k")
+    assert len(payments.charges) == 1  # it acted
+    retried = payments.charge("cus_1", 500, "usd", idempotency_key="k")
+    assert list(payments.charges) == [retried.id]
+
+
+def test_many_threads_with_one_key_make_one_charge(payments: SimulatedPayments) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(
+            pool.map(
+                lambda _: payments.charge("cus_1", 100, "usd", idempotency_key="same").id, range(40)
+            )
+        )
+    assert len(ids) == 1 and len(payments.charges) == 1
+
+
+def test_chain_mints_burns_and_transfers_idempotently() -> None:
+    sim = SimulatedChain()
+    chain: Chain = sim
+    token = chain.deploy("MAYA", "maya", idempotency_key="deploy")
+    assert chain.deploy("MAYA", "maya", idempotency_key="deploy") == token
+    tx = chain.mint(token, "sam", 100, idempotency_key="mint-1")
+    assert chain.mint(token, "sam", 100, idempotency_key="mint-1") == tx
+    assert chain.balance_of(token, "sam") == 100
+    chain.transfer(token, "sam", "ana", 30, idempotency_key="t-1")
+    chain.burn(token, "ana", 10, idempotency_key="b-1")
+    assert (chain.balance_of(token, "sam"), chain.balance_of(token, "ana")) == (70, 20)
+    with pytest.raises(InsufficientBalanceError, match="holds 20, not 50"):
+        chain.burn(token, "ana", 50, idempotency_key="b-2")
+    assert [t[1] for t in sim.transactions] == ["mint", "transfer", "burn"]
+    with pytest.raises(UnknownResourceError):
+        chain.mint("0xnope", "sam", 1, idempotency_key="m")
+
+
+def test_a_lost_mint_minted_once() -> None:
+    chain = SimulatedChain()
+    token = chain.deploy("T", "o", idempotency_key="d")
+    chain.simulation.fail("mint", "lost")
+    with pytest.raises(ResponseLostError):
+        chain.mint(token, "sam", 5, idempotency_key="m")
+    chain.mint(token, "sam", 5, idempotency_key="m")
+    assert chain.balance_of(token, "sam") == 5 and len(chain.transactions) == 1
+
+
+def test_voice_and_appearance_cloning() -> None:
+    voice, face = SimulatedVoice(min_samples=3), SimulatedAppearance()
+    samples = ["a.wav", "b.wav", "c.wav"]
+    voice_id = voice.clone_voice("maya", samples, idempotency_key="v")
+    assert voice.clone_voice("maya", samples, idempotency_key="v") == voice_id
+    assert voice.voices[voice_id] == tuple(samples)
+    with pytest.raises(ValueError, match="at least 3 samples"):
+        voice.clone_voice("maya", samples[:2], idempotency_key="v2")
+    avatar = face.clone_appearance("maya", ["face.png"], idempotency_key="a")
+    assert avatar.startswith("avatar_sim_") and face.avatars[avatar] == ("face.png",)
+    with pytest.raises(ValueError, match="at least one image"):
+        face.clone_appearance("maya", [], idempotency_key="a2")
