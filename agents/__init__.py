@@ -15,10 +15,13 @@ from agents._local import LocalServer, packaged_model, shared_server
 from agents._model import Model, Reply, Stream
 from agents._recorder import RecordingChatModel
 from agents._settings import ModelSettings
+from agents._spec import AgentRegistry, AgentSpec, agent_entity_id
 from agents._usage import PRICES, Usage, cost
 
 __all__ = [
     "PRICES",
+    "AgentRegistry",
+    "AgentSpec",
     "Budget",
     "LocalServer",
     "Model",
@@ -29,6 +32,7 @@ __all__ = [
     "ScriptedChatModel",
     "Stream",
     "Usage",
+    "agent_entity_id",
     "allow_model_requests",
     "block_model_requests",
     "cost",

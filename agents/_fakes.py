@@ -100,7 +100,7 @@ class ScriptedChatModel(BaseChatModel):
         reply = self.replies.pop(0)
         if isinstance(reply, BaseException):
             raise reply
-        data = reply.model_dump() if isinstance(reply, BaseModel) else reply
+        data = reply.model_dump(mode="json") if isinstance(reply, BaseModel) else reply
         usage_in = sum(len(str(m.content).split()) for m in messages)
         if isinstance(data, dict) and "tools" in kwargs:
             name = kwargs["tools"][0]["function"]["name"]

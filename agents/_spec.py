@@ -1,0 +1,131 @@
+"""An agent is one declarative spec; a registry holds them, ONE's ten and a developer's own.
+
+Registering an agent for a creator records it in the ontology: the agent entity, `owns`
+from the creator, `manages` its function, `reports_to` the strategy agent, and
+`agent_created`. Registering again changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from agents.errors import ConfigurationError
+from ontology import Entity, EntityType, Store, Transaction
+from ontology.errors import NotFoundError, UnknownTypeError
+
+_IDS = uuid.UUID("3c9e1f0a-5b7d-4e2a-8c61-9f4b2d7e0a13")
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """Everything that makes an agent, as data.
+
+    Attributes:
+        name: its entity type, e.g. "strategy_agent" (registered in the catalogue if new).
+        role: one line on what it does.
+        system_prompt: how the model is told to act.
+        capabilities: what it can do (stored on its entity).
+        output: the pydantic model its answer must fit (structured output).
+        temperature, max_tokens: its model settings.
+        schedule: a default cron expression, or None for on demand.
+        reports_to: the agent it reports to (None for the top one).
+    """
+
+    name: str
+    role: str
+    system_prompt: str
+    output: type[BaseModel]
+    capabilities: tuple[str, ...] = ()
+    temperature: float = 0.4
+    max_tokens: int = 600
+    schedule: str | None = None
+    reports_to: str | None = "strategy_agent"
+    group: str = field(default="business_agents")
+
+
+class AgentRegistry:
+    """The agents ONE knows. `AgentRegistry.default()` holds the ten built-ins."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, AgentSpec] = {}
+
+    @classmethod
+    def default(cls) -> AgentRegistry:
+        from agents._builtin_agents import BUILTIN_AGENTS
+
+        registry = cls()
+        for spec in BUILTIN_AGENTS:
+            registry.register(spec)
+        return registry
+
+    def register(self, spec: AgentSpec) -> None:
+        """Add an agent; the same spec again is harmless, another with its name is refused."""
+        known = self._specs.get(spec.name)
+        if known is not None and known != spec:
+            raise ConfigurationError(f"an agent named {spec.name!r} is already registered")
+        self._specs[spec.name] = spec
+
+    def get(self, name: str) -> AgentSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            known = ", ".join(sorted(self._specs))
+            raise ConfigurationError(f"no agent {name!r}; known agents: {known}") from None
+
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def register_for(self, store: Store, creator_id: str, name: str) -> Entity:
+        """Record agent `name` as working for a creator (idempotent); returns its entity."""
+        spec = self.get(name)
+        try:
+            store.catalogue.get("entity", spec.name)  # ONE's ten are catalogued already
+        except UnknownTypeError:
+            store.catalogue.register(EntityType(spec.name, spec.group, spec.role))
+        agent_id = agent_entity_id(creator_id, spec.name)
+        try:
+            return store.entities.get(agent_id)
+        except NotFoundError:
+            pass
+        with store.transaction() as tx:
+            agent = tx.entities.create(spec.name, spec.role, _properties(spec), id=agent_id)
+            tx.connections.connect(creator_id, agent.id, "owns")
+            if spec.reports_to and spec.reports_to != spec.name:
+                boss = agent_entity_id(creator_id, spec.reports_to)
+                if _exists(tx, boss):
+                    tx.connections.connect(agent.id, boss, "reports_to")
+            tx.events.append(
+                "agent_created",
+                creator_id,
+                agent.id,
+                {"agentType": spec.name},
+                idempotency_key=f"agent_created:{agent.id}",
+            )
+        return agent
+
+
+def agent_entity_id(creator_id: str, agent: str) -> str:
+    """The stable id of a creator's agent."""
+    return str(uuid.uuid5(_IDS, f"{creator_id}\0{agent}"))
+
+
+def _properties(spec: AgentSpec) -> dict[str, object]:
+    return {
+        "agentType": spec.name,
+        "systemPrompt": spec.system_prompt,
+        "capabilities": list(spec.capabilities),
+        "temperature": spec.temperature,
+        "schedule": spec.schedule,
+        "totalExecutions": 0,
+    }
+
+
+def _exists(tx: Transaction, entity_id: str) -> bool:
+    try:
+        tx.entities.get(entity_id)
+    except NotFoundError:
+        return False
+    return True
