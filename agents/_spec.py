@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from agents.errors import ConfigurationError
 from ontology import Entity, EntityType, Store, Transaction
-from ontology.errors import NotFoundError, UnknownTypeError
+from ontology.errors import ConstraintViolationError, NotFoundError, UnknownTypeError
 
 _IDS = uuid.UUID("3c9e1f0a-5b7d-4e2a-8c61-9f4b2d7e0a13")
 
@@ -87,24 +87,38 @@ class AgentRegistry:
             store.catalogue.register(EntityType(spec.name, spec.group, spec.role))
         agent_id = agent_entity_id(creator_id, spec.name)
         try:
-            return store.entities.get(agent_id)
+            existing = store.entities.get(agent_id, include_deleted=True)
         except NotFoundError:
-            pass
-        with store.transaction() as tx:
-            agent = tx.entities.create(spec.name, spec.role, _properties(spec), id=agent_id)
-            tx.connections.connect(creator_id, agent.id, "owns")
-            if spec.reports_to and spec.reports_to != spec.name:
-                boss = agent_entity_id(creator_id, spec.reports_to)
-                if _exists(tx, boss):
-                    tx.connections.connect(agent.id, boss, "reports_to")
-            tx.events.append(
-                "agent_created",
-                creator_id,
-                agent.id,
-                {"agentType": spec.name},
-                idempotency_key=f"agent_created:{agent.id}",
-            )
+            existing = None
+        if existing is not None:
+            return store.entities.restore(agent_id) if existing.deleted_at else existing
+        try:
+            with store.transaction() as tx:
+                agent = tx.entities.create(spec.name, spec.role, _properties(spec), id=agent_id)
+                tx.connections.connect(creator_id, agent.id, "owns")
+                self._link_reports(tx, creator_id, spec)
+                tx.events.append(
+                    "agent_created",
+                    creator_id,
+                    agent.id,
+                    {"agentType": spec.name},
+                    idempotency_key=f"agent_created:{agent.id}",
+                )
+        except ConstraintViolationError:  # registered at the same moment by another caller
+            return store.entities.get(agent_id)
         return agent
+
+    def _link_reports(self, tx: Transaction, creator_id: str, spec: AgentSpec) -> None:
+        """`reports_to` edges to its boss and from its reports, whichever came first."""
+        me = agent_entity_id(creator_id, spec.name)
+        if spec.reports_to and spec.reports_to != spec.name:
+            boss = agent_entity_id(creator_id, spec.reports_to)
+            if _exists(tx, boss):
+                tx.connections.connect(me, boss, "reports_to")
+        for other in self._specs.values():
+            report = agent_entity_id(creator_id, other.name)
+            if other.reports_to == spec.name and other.name != spec.name and _exists(tx, report):
+                tx.connections.connect(report, me, "reports_to")
 
 
 def agent_entity_id(creator_id: str, agent: str) -> str:

@@ -136,3 +136,27 @@ def test_a_developer_adds_an_eleventh_agent_with_one_spec() -> None:
         )
     with pytest.raises(ConfigurationError, match="known agents: .*strategy_agent"):
         registry.get("nonexistent_agent")
+
+
+def test_reports_to_links_whichever_agent_is_registered_first() -> None:
+    registry = AgentRegistry.default()
+    with Store.open("sqlite://") as store:
+        maya = store.entities.create("creator", "Maya").id
+        order = [n for n in registry.names() if n != "strategy_agent"] + ["strategy_agent"]
+        for name in order:  # the boss last: every report must still be linked to it
+            registry.register_for(store, maya, name)
+        strategy = agent_entity_id(maya, "strategy_agent")
+        reports = store.connections.query(to_id=strategy, type="reports_to").items
+        assert len(reports) == 9
+        assert store.connections.query(from_id=strategy, type="reports_to").items == []
+
+
+def test_a_deleted_agent_registered_again_is_restored() -> None:
+    registry = AgentRegistry.default()
+    with Store.open("sqlite://") as store:
+        maya = store.entities.create("creator", "Maya").id
+        agent = registry.register_for(store, maya, "legal_agent")
+        store.entities.delete(agent.id)
+        again = registry.register_for(store, maya, "legal_agent")
+        assert again.id == agent.id and again.deleted_at is None
+        assert len(store.events.timeline(type="agent_created").items) == 1
