@@ -29,7 +29,7 @@ from tenacity import (
 
 from agents._budget import Budget, Reservation
 from agents._fakes import requests_blocked
-from agents._provider_errors import provider_error
+from agents._provider_errors import typed_provider_errors
 from agents._settings import Backend, ModelSettings
 from agents._usage import PRICES, Usage, cost
 from agents.errors import (
@@ -158,13 +158,8 @@ class Model:
 
     def _call(self, prompt: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
         self._check_allowed()
-        try:
+        with typed_provider_errors(self.name):
             message = self.chat.invoke(prompt, **kwargs)
-        except Exception as e:
-            mapped = provider_error(e, self.name)
-            if mapped is None:
-                raise
-            raise mapped from e
         assert isinstance(message, AIMessage)
         return message
 
@@ -311,28 +306,18 @@ class Stream:
         model = self._model
         self._attempts += 1
         model._check_allowed()
-        try:
+        with typed_provider_errors(model.name):
             chunks = iter(
                 model.chat.stream(self._prompt, **model._limit(self._limit), stream_usage=True)
             )
             head = next(chunks, None)
-        except Exception as e:
-            mapped = provider_error(e, model.name)
-            if mapped is None:
-                raise
-            raise mapped from e
         return _prepend(head, chunks) if head is not None else iter(())
 
 
 def _mapped(chunks: Iterator[AIMessageChunk], model: str) -> Iterator[AIMessageChunk]:
     """The chunks, with a provider failure mid-stream raised as ONE's typed error."""
-    try:
+    with typed_provider_errors(model):
         yield from chunks
-    except Exception as e:
-        mapped = provider_error(e, model)
-        if mapped is None:
-            raise
-        raise mapped from e
 
 
 def _prepend(head: Any, rest: Iterator[Any]) -> Iterator[AIMessageChunk]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import openai
@@ -47,6 +49,18 @@ def provider_error(error: BaseException, model: str) -> ProviderError | None:
     if isinstance(error, openai.APIStatusError):
         return _status_error(error, where)
     return None
+
+
+@contextmanager
+def typed_provider_errors(model: str) -> Iterator[None]:
+    """Inside, a provider exception is raised as ONE's typed `ProviderError` instead."""
+    try:
+        yield
+    except Exception as e:
+        mapped = provider_error(e, model)
+        if mapped is None:
+            raise
+        raise mapped from e
 
 
 def _status_error(error: openai.APIStatusError, where: str) -> ProviderError:
