@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from agents.errors import ConfigurationError
 from ontology import Entity, EntityType, Store, Transaction
-from ontology.errors import ConstraintViolationError, NotFoundError, UnknownTypeError
+from ontology.errors import ConstraintViolationError, UnknownTypeError
 
 _IDS = uuid.UUID("3c9e1f0a-5b7d-4e2a-8c61-9f4b2d7e0a13")
 
@@ -86,10 +86,7 @@ class AgentRegistry:
         except UnknownTypeError:
             store.catalogue.register(EntityType(spec.name, spec.group, spec.role))
         agent_id = agent_entity_id(creator_id, spec.name)
-        try:
-            existing = store.entities.get(agent_id, include_deleted=True)
-        except NotFoundError:
-            existing = None
+        existing = store.entities.find(agent_id, include_deleted=True)
         if existing is not None:
             return store.entities.restore(agent_id) if existing.deleted_at else existing
         try:
@@ -113,11 +110,15 @@ class AgentRegistry:
         me = agent_entity_id(creator_id, spec.name)
         if spec.reports_to and spec.reports_to != spec.name:
             boss = agent_entity_id(creator_id, spec.reports_to)
-            if _exists(tx, boss):
+            if tx.entities.find(boss) is not None:
                 tx.connections.connect(me, boss, "reports_to")
         for other in self._specs.values():
             report = agent_entity_id(creator_id, other.name)
-            if other.reports_to == spec.name and other.name != spec.name and _exists(tx, report):
+            if (
+                other.reports_to == spec.name
+                and other.name != spec.name
+                and tx.entities.find(report) is not None
+            ):
                 tx.connections.connect(report, me, "reports_to")
 
 
@@ -135,11 +136,3 @@ def _properties(spec: AgentSpec) -> dict[str, object]:
         "schedule": spec.schedule,
         "totalExecutions": 0,
     }
-
-
-def _exists(tx: Transaction, entity_id: str) -> bool:
-    try:
-        tx.entities.get(entity_id)
-    except NotFoundError:
-        return False
-    return True

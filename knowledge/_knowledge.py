@@ -259,7 +259,7 @@ class Knowledge:
         collection = self.collections.get(creator_id)
         stored = set(collection.get(where={"source": source.key}, include=[])["ids"])
         wanted = {c.id for c in chunks}
-        entity = _find(self.store, entity_id)
+        entity = self.store.entities.find(entity_id, include_deleted=True)
         if (
             entity is not None
             and entity.deleted_at is None
@@ -367,15 +367,6 @@ class Knowledge:
 def source_entity_id(creator_id: str, source_key: str) -> str:
     """The id of the entity that records a creator's source (stable across ingests)."""
     return str(uuid.uuid5(_IDS, f"{creator_id}\0{source_key}"))
-
-
-def _find(store: Store, entity_id: str) -> Entity | None:
-    from ontology.errors import NotFoundError
-
-    try:
-        return store.entities.get(entity_id, include_deleted=True)
-    except NotFoundError:
-        return None
 
 
 def _merge(report: IngestReport, part: IngestReport) -> None:

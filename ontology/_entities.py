@@ -62,6 +62,14 @@ class Entities:
         with self._scope.read() as session:
             return Entity.of(_row(session, id, include_deleted=include_deleted))
 
+    def find(self, id: str, *, include_deleted: bool = False) -> Entity | None:
+        """The entity `id`, or None where `get` would raise `NotFoundError`."""
+        with self._scope.read() as session:
+            row = session.get(EntityRow, id)
+        if row is None or (row.deleted_at is not None and not include_deleted):
+            return None
+        return Entity.of(row)
+
     def query(
         self,
         type: str | None = None,

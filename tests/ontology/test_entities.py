@@ -103,3 +103,13 @@ def test_soft_delete_and_restore(store: Store) -> None:
     restored = store.entities.restore(e.id)
     assert restored.deleted_at is None
     assert store.entities.get(e.id).name == "v"
+
+
+def test_find_is_get_without_the_error(store: Store) -> None:
+    e = store.entities.create("video", "v")
+    assert store.entities.find(e.id) == e
+    assert store.entities.find("nope") is None
+    store.entities.delete(e.id)
+    assert store.entities.find(e.id) is None
+    found = store.entities.find(e.id, include_deleted=True)
+    assert found is not None and found.deleted_at is not None
