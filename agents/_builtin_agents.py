@@ -8,6 +8,25 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from agents._spec import AgentSpec
+from agents.inputs import (
+    EventMetrics,
+    Input,
+    KnowledgeSearch,
+    LatestOutput,
+    Money,
+    PendingMessages,
+    Profile,
+    RecentEvents,
+)
+from agents.outputs import (
+    AssetBriefs,
+    ContentPlan,
+    FanReplies,
+    FinanceFigures,
+    InsightsAndMetrics,
+    Report,
+    Writer,
+)
 
 _VOICE = "Answer only with what the output schema asks for. Be concrete and brief."
 
@@ -130,6 +149,8 @@ def _spec(
     output: type[BaseModel],
     capabilities: tuple[str, ...],
     schedule: str | None,
+    inputs: tuple[Input, ...],
+    writes: Writer,
     reports_to: str | None = "strategy_agent",
 ) -> AgentSpec:
     prompt = f"You are the {role} agent of a creator's business. {task} {_VOICE}"
@@ -141,8 +162,14 @@ def _spec(
         capabilities=capabilities,
         schedule=schedule,
         reports_to=reports_to,
+        inputs=inputs,
+        writes=writes,
     )
 
+
+_PLAN = LatestOutput("strategy_agent", "90-day plan")
+_INSIGHTS = LatestOutput("intelligence_agent", "latest insights")
+_CALENDAR = LatestOutput("marketing_agent", "content calendar")
 
 BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
     _spec(
@@ -152,6 +179,8 @@ BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
         StrategyPlan,
         ("goal_setting", "okr_planning", "vision"),
         "0 6 * * 1",
+        (Profile(), _INSIGHTS, KnowledgeSearch("what the creator teaches, makes and sells")),
+        Report("strategy_plan", "90-day plan"),
         reports_to=None,
     ),
     _spec(
@@ -161,14 +190,18 @@ BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
         ResearchFindings,
         ("market_research", "trends", "competitors"),
         "0 7 * * 1",
+        (Profile(), _PLAN, KnowledgeSearch("questions fans ask most")),
+        Report("market_research", "market findings"),
     ),
     _spec(
         "marketing_agent",
         "marketing",
-        "Plan a dated content calendar from the plan's goals.",
+        "Plan a dated content calendar for the coming days from the plan's goals.",
         ContentCalendar,
         ("content_strategy", "seo", "distribution"),
         "0 8 * * *",
+        (Profile(), _PLAN, _INSIGHTS),
+        ContentPlan(),
     ),
     _spec(
         "sales_agent",
@@ -177,22 +210,29 @@ BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
         FunnelPlan,
         ("funnel_design", "conversion", "follow_up"),
         "0 9 * * 1",
+        (Profile(), _PLAN, Money(days=30)),
+        Report("funnel_plan", "sales funnel"),
     ),
     _spec(
         "service_agent",
         "service",
-        "Reply to each pending fan message, kindly and in the creator's voice.",
+        "Reply to each pending fan message by its message_id, kindly and in the creator's "
+        "voice, using what the creator wrote.",
         ServiceReplies,
         ("support", "onboarding", "success"),
         "0 22 * * *",
+        (Profile(), PendingMessages()),
+        FanReplies(),
     ),
     _spec(
         "design_agent",
         "design",
-        "Brief the assets the planned content needs.",
+        "Brief the assets the planned content needs, one brief per planned topic.",
         DesignBriefs,
         ("brand", "ui_ux", "assets"),
         "0 9 * * *",
+        (Profile(), _CALENDAR),
+        AssetBriefs(),
     ),
     _spec(
         "engineering_agent",
@@ -201,14 +241,18 @@ BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
         AutomationProposals,
         ("integration", "automation"),
         "0 10 * * 1",
+        (Profile(), RecentEvents(days=7)),
+        Report("automation_proposals", "automation proposals"),
     ),
     _spec(
         "finance_agent",
         "finance",
-        "Report yesterday's revenue, costs and net from the events given.",
+        "Report yesterday's revenue, costs and net from the money figures given, with notes.",
         FinanceReport,
         ("revenue_tracking", "forecasting", "costs"),
         "0 5 * * *",
+        (Money(days=1), RecentEvents(days=1)),
+        FinanceFigures(),
     ),
     _spec(
         "legal_agent",
@@ -217,13 +261,17 @@ BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
         ComplianceChecklist,
         ("compliance", "contracts", "ip"),
         "0 11 * * 1",
+        (Profile(), RecentEvents(days=7), KnowledgeSearch("sponsors, refunds, privacy, prices")),
+        Report("compliance_checklist", "compliance checklist"),
     ),
     _spec(
         "intelligence_agent",
         "intelligence",
-        "Find insights and metrics in the creator's events.",
+        "Find insights in the creator's metrics and events.",
         Insights,
         ("data_analysis", "predictions", "optimization"),
         "0 4 * * *",
+        (EventMetrics(days=1), RecentEvents(days=1)),
+        InsightsAndMetrics(),
     ),
 )

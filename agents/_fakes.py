@@ -45,8 +45,9 @@ def requests_blocked() -> bool:
 class ScriptedChatModel(BaseChatModel):
     """A chat model that replies from a script, in order.
 
-    Each reply is a string (the text), a pydantic model or dict (structured output), or an
-    exception (raised, to test failure paths). Every call is kept in `calls`.
+    Each reply is a string (the text), a pydantic model or dict (structured output), an
+    exception (raised, to test failure paths), or a function of the messages returning one
+    of those (to answer from what the prompt holds). Every call is kept in `calls`.
 
     Example:
         >>> fake = ScriptedChatModel(replies=["Hello!"])
@@ -98,6 +99,8 @@ class ScriptedChatModel(BaseChatModel):
                 "script more"
             )
         reply = self.replies.pop(0)
+        if callable(reply) and not isinstance(reply, type | BaseModel):
+            reply = reply(messages)
         if isinstance(reply, BaseException):
             raise reply
         data = reply.model_dump(mode="json") if isinstance(reply, BaseModel) else reply

@@ -116,6 +116,7 @@ class Model:
         output: type[T] | None = None,
         creator_id: str | None = None,
         max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> Reply[T]:
         """Ask the model; with `output`, get its reply parsed into that pydantic model.
 
@@ -127,6 +128,8 @@ class Model:
         prompt = _messages(messages)
         limit = max_tokens or self.max_tokens
         kwargs = {**self._limit(limit), **(self._output_kwargs(output) if output else {})}
+        if temperature is not None:
+            kwargs["temperature"] = temperature
         reservation = self._reserve(creator_id, prompt, limit)
         started, attempts, spent = time.perf_counter(), 0, [0, 0]
 
@@ -151,10 +154,17 @@ class Model:
         return Reply[Any](text=_text(message), parsed=parsed, usage=usage, message=message)
 
     def stream(
-        self, messages: Messages, *, creator_id: str | None = None, max_tokens: int | None = None
+        self,
+        messages: Messages,
+        *,
+        creator_id: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> Stream:
         """Stream the reply's text; the `Stream`'s `reply` holds usage once it is done."""
-        return Stream(self, _messages(messages), creator_id, max_tokens or self.max_tokens)
+        return Stream(
+            self, _messages(messages), creator_id, max_tokens or self.max_tokens, temperature
+        )
 
     def _call(self, prompt: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
         self._check_allowed()
@@ -255,9 +265,15 @@ class Stream:
     """
 
     def __init__(
-        self, model: Model, prompt: list[BaseMessage], creator_id: str | None, limit: int
+        self,
+        model: Model,
+        prompt: list[BaseMessage],
+        creator_id: str | None,
+        limit: int,
+        temperature: float | None = None,
     ) -> None:
         self._model, self._prompt, self._limit = model, prompt, limit
+        self._extra: dict[str, Any] = {} if temperature is None else {"temperature": temperature}
         self._creator_id = creator_id
         self._attempts = 0
         self._started = False
@@ -308,7 +324,9 @@ class Stream:
         model._check_allowed()
         with typed_provider_errors(model.name):
             chunks = iter(
-                model.chat.stream(self._prompt, **model._limit(self._limit), stream_usage=True)
+                model.chat.stream(
+                    self._prompt, **model._limit(self._limit), **self._extra, stream_usage=True
+                )
             )
             head = next(chunks, None)
         return _prepend(head, chunks) if head is not None else iter(())

@@ -1,8 +1,9 @@
 """An agent is one declarative spec; a registry holds them, ONE's ten and a developer's own.
 
 Registering an agent for a creator records it in the ontology: the agent entity, `owns`
-from the creator, `manages` its function, `reports_to` the strategy agent, and
-`agent_created`. Registering again changes nothing.
+from the creator, `manages` its business function (an entity, made with the first agent
+that manages it), `reports_to` the strategy agent, and `agent_created`. Registering again
+changes nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from agents.errors import ConfigurationError
+from agents.inputs import Input, Profile
+from agents.outputs import Report, Writer
 from ontology import Entity, EntityType, Store, Transaction
 from ontology.errors import ConstraintViolationError, UnknownTypeError
 
@@ -32,6 +35,9 @@ class AgentSpec:
         temperature, max_tokens: its model settings.
         schedule: a default cron expression, or None for on demand.
         reports_to: the agent it reports to (None for the top one).
+        inputs: what it reads before it works (`agents.inputs`), in prompt order.
+        writes: how its output is recorded (`agents.outputs`); by default one `report`.
+        function: the business function it `manages` (default: its role).
     """
 
     name: str
@@ -43,6 +49,9 @@ class AgentSpec:
     max_tokens: int = 600
     schedule: str | None = None
     reports_to: str | None = "strategy_agent"
+    inputs: tuple[Input, ...] = (Profile(),)
+    writes: Writer = field(default=Report("report"))
+    function: str = ""
     group: str = field(default="business_agents")
 
 
@@ -93,6 +102,7 @@ class AgentRegistry:
             with store.transaction() as tx:
                 agent = tx.entities.create(spec.name, spec.role, _properties(spec), id=agent_id)
                 tx.connections.connect(creator_id, agent.id, "owns")
+                tx.connections.connect(agent.id, _function(tx, creator_id, spec).id, "manages")
                 self._link_reports(tx, creator_id, spec)
                 tx.events.append(
                     "agent_created",
@@ -125,6 +135,20 @@ class AgentRegistry:
 def agent_entity_id(creator_id: str, agent: str) -> str:
     """The stable id of a creator's agent."""
     return str(uuid.uuid5(_IDS, f"{creator_id}\0{agent}"))
+
+
+def _function(tx: Transaction, creator_id: str, spec: AgentSpec) -> Entity:
+    """The business function the agent manages (reference §4: agent manages function)."""
+    name = spec.function or spec.role
+    function_id = str(uuid.uuid5(_IDS, f"{creator_id}\0function\0{name}"))
+    found = tx.entities.find(function_id)
+    if found is not None:
+        return found
+    function = tx.entities.create(
+        "business_function", name, {"capabilities": list(spec.capabilities)}, id=function_id
+    )
+    tx.connections.connect(creator_id, function.id, "owns")
+    return function
 
 
 def _properties(spec: AgentSpec) -> dict[str, object]:

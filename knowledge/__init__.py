@@ -8,6 +8,7 @@ locally; `FakeEmbedder` is a deterministic stand-in for tests.
 
 from knowledge import errors
 from knowledge._chunks import Chunk, Splitter
+from knowledge._clean import clean
 from knowledge._embedder import Embedder
 from knowledge._fake import FakeEmbedder
 from knowledge._knowledge import IngestReport, Knowledge, Progress, source_entity_id
@@ -32,6 +33,7 @@ __all__ = [
     "Source",
     "SourceKind",
     "Splitter",
+    "clean",
     "errors",
     "from_record",
     "load_file",

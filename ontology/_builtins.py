@@ -1,7 +1,7 @@
 """ONE's built-in types: the reference's canonical lists (sections 1a, 2a, 3a) as data.
 
-Descriptions are the sources' own comments. Event types the design documents use but the
-lists miss are in the `flows` group at the end.
+Descriptions are the sources' own comments. Types the design documents use but the lists
+miss are in the `flows` groups at the end.
 """
 
 from __future__ import annotations
@@ -80,6 +80,10 @@ _ENTITIES: dict[str, dict[str, str]] = {
         "external_agent": "ElizaOS etc.",
         "external_workflow": "n8n, Zapier, Make",
         "external_connection": "connection config to an external service",
+    },
+    # Used by the design documents' flows, missing from the canonical list.
+    "flows": {
+        "business_function": "a function of the business; an agent manages it (reference §4)",
     },
 }
 

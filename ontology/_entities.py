@@ -1,4 +1,4 @@
-"""Entities: create, get, query by type and status, patch, soft delete, restore."""
+"""Entities: create, get, query by type, status and owner, patch, soft delete, restore."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from ontology._paging import check_length, keyset_page, where_equal
 from ontology._records import Entity, Page, Status, now_ms
 from ontology._scope import Scope, new_id
-from ontology._tables import EntityRow
+from ontology._tables import ConnectionRow, EntityRow
 from ontology.errors import ConstraintViolationError, InvalidInputError, NotFoundError
 
 _STATUSES: tuple[str, ...] = get_args(Status)
@@ -75,16 +75,22 @@ class Entities:
         type: str | None = None,
         status: Status | None = None,
         *,
+        owner: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
         include_deleted: bool = False,
     ) -> Page[Entity]:
-        """Entities of a type and/or status, oldest first, one page at a time."""
+        """Entities of a type and/or status (and that `owner` `owns`), oldest first, paged."""
         if type is not None:
             self._scope.catalogue.get("entity", type)
         if status is not None:
             _check_status(status)
         query = where_equal(select(EntityRow), [(EntityRow.type, type), (EntityRow.status, status)])
+        if owner is not None:
+            owned = select(ConnectionRow.to_id).where(
+                col(ConnectionRow.from_id) == owner, col(ConnectionRow.type) == "owns"
+            )
+            query = query.where(col(EntityRow.id).in_(owned))
         if not include_deleted:
             query = query.where(col(EntityRow.deleted_at).is_(None))
         order = (col(EntityRow.created_at), col(EntityRow.id))

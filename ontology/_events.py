@@ -95,6 +95,14 @@ class Events:
             raise NotFoundError("event", str(seq))
         return Event.of(row)
 
+    def find(self, idempotency_key: str) -> Event | None:
+        """The event appended with `idempotency_key`, or None: has this already happened?"""
+        with self._scope.read() as session:
+            row = session.exec(
+                select(EventRow).where(col(EventRow.idempotency_key) == idempotency_key)
+            ).first()
+        return None if row is None else Event.of(row)
+
     def timeline(
         self,
         *,

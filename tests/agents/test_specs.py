@@ -98,8 +98,12 @@ def test_registering_agents_for_a_creator_records_them_once() -> None:
         assert registry.register_for(store, maya, "marketing_agent") == marketing
         assert marketing.id == agent_entity_id(maya, "marketing_agent")
         assert marketing.properties["capabilities"] == ["content_strategy", "seo", "distribution"]
-        owned = store.connections.query(from_id=maya, type="owns").items
-        assert {c.to_id for c in owned} == {strategy.id, marketing.id}
+        owned = {c.to_id for c in store.connections.query(from_id=maya, type="owns").items}
+        assert {strategy.id, marketing.id} <= owned
+        [manages] = store.connections.query(from_id=marketing.id, type="manages").items
+        function = store.entities.get(manages.to_id)
+        assert (function.type, function.name) == ("business_function", "marketing")
+        assert function.id in owned and len(owned) == 4  # two agents, two functions
         reports = store.connections.query(from_id=marketing.id, type="reports_to").items
         assert [c.to_id for c in reports] == [strategy.id]
         created = store.events.timeline(actor_id=maya, type="agent_created").items

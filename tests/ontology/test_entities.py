@@ -67,6 +67,21 @@ def test_query_by_type_and_status_with_paging(store: Store) -> None:
     assert [e.name for e in store.entities.query(status="draft").items] == ["draft one"]
 
 
+def test_query_by_owner(store: Store) -> None:
+    ada, bo = (store.entities.create("creator", name) for name in ("Ada", "Bo"))
+    mine = [store.entities.create("video", f"ada {i}") for i in range(3)]
+    theirs = store.entities.create("video", "bo's")
+    for video in mine:
+        store.connections.connect(ada.id, video.id, "owns")
+    store.connections.connect(bo.id, theirs.id, "owns")
+    store.connections.connect(ada.id, theirs.id, "following")  # not ownership
+    pages = [store.entities.query("video", owner=ada.id, limit=2)]
+    pages.append(store.entities.query("video", owner=ada.id, cursor=pages[0].next_cursor))
+    assert [e.id for p in pages for e in p.items] == [v.id for v in mine]
+    assert store.entities.query(owner=bo.id).items == [theirs]
+    assert store.entities.query("creator", owner=ada.id).items == []
+
+
 def test_query_refuses_bad_arguments(store: Store) -> None:
     with pytest.raises(UnknownTypeError):
         store.entities.query("vidoe")

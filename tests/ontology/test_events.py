@@ -98,6 +98,8 @@ def test_idempotency_key_returns_the_stored_event(store: Store, creator: str) ->
     assert batch[0] == first and batch[1] == batch[2]
     assert len(_all(store)) == 2
     assert store.events.read_run("r") == [first]
+    assert store.events.find("join-1") == first
+    assert store.events.find("never-used") is None
 
 
 def test_idempotency_key_reused_with_different_content_is_refused(
