@@ -36,7 +36,7 @@ def packaged_model() -> Path:
 class LocalServer:
     """A llama-cpp-python OpenAI-compatible server for one GGUF file, on a free port."""
 
-    def __init__(self, model: Path, *, threads: int | None = None, context: int = 2048) -> None:
+    def __init__(self, model: Path, *, threads: int | None = None, context: int = 4096) -> None:
         self.model = model
         self.threads = threads or max(1, min(os.cpu_count() or 1, 4))
         self.context = context

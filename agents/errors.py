@@ -7,6 +7,11 @@ AgentsError
 ├── BudgetExceededError         a creator's daily budget would be exceeded; names when it resets
 ├── RecordingMissingError       playback found no recording for a call; shows the nearest one
 ├── OutputParseError            the model's reply did not fit the output schema (retryable)
+├── InsufficientContentError    too little content to build a clone; says what to add
+├── PersonalityExtractionError  the model never gave a usable personality for the clone
+├── CloneNotFoundError          the creator has no clone yet: build it first
+├── AccessDeniedError           the fan may not chat with the clone (e.g. holds no tokens)
+├── MessageRejectedError        the fan's message is empty or too long
 └── ProviderError               the model provider failed; `retryable` says if trying again helps
     ├── RateLimitedError        retryable; `retry_after` seconds when the provider says
     ├── ContextExceededError    not retryable: shorten the input
@@ -24,14 +29,19 @@ from __future__ import annotations
 from datetime import datetime
 
 __all__ = [
+    "AccessDeniedError",
     "AgentsError",
     "AuthFailedError",
     "BudgetExceededError",
+    "CloneNotFoundError",
     "ConfigurationError",
     "ContextExceededError",
+    "InsufficientContentError",
+    "MessageRejectedError",
     "ModelRequestBlockedError",
     "NetworkError",
     "OutputParseError",
+    "PersonalityExtractionError",
     "ProviderError",
     "ProviderTimeoutError",
     "RateLimitedError",
@@ -81,6 +91,41 @@ class OutputParseError(AgentsError):
     """The reply did not match the requested output schema."""
 
     retryable = True
+
+
+class InsufficientContentError(AgentsError):
+    """A creator has too little content for a clone; `missing` maps kind to how many more."""
+
+    def __init__(self, creator: str, have: dict[str, int], missing: dict[str, int]) -> None:
+        self.have, self.missing = have, missing
+        needs = " and ".join(f"{n} more {_plural(k, n)}" for k, n in missing.items())
+        has = ", ".join(f"{n} {_plural(k, n)}" for k, n in have.items())
+        super().__init__(
+            f"{creator} has {has}: not enough to build a clone. Ingest {needs} "
+            "(`one ingest PATH --creator ...`), or lower the requirement"
+        )
+
+
+class PersonalityExtractionError(AgentsError):
+    """The model did not produce a usable personality from the creator's content."""
+
+
+class CloneNotFoundError(AgentsError):
+    """The creator has no clone: build one first (`one clone build`)."""
+
+
+class AccessDeniedError(AgentsError):
+    """The fan may not chat with this clone; the message says what would let them."""
+
+
+class MessageRejectedError(AgentsError):
+    """The fan's message cannot be answered as it is (empty, or too long)."""
+
+
+def _plural(kind: str, n: int) -> str:
+    words = {"video": ("video", "videos"), "audio": ("audio sample", "audio samples")}
+    one, many = words.get(kind, (kind, kind + "s"))
+    return one if n == 1 else many
 
 
 class ProviderError(AgentsError):

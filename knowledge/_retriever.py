@@ -87,6 +87,22 @@ class Retriever:
             hits = self._diversify(hits, k, diversity)
         return [self._checked(h) for h in hits[:k]]
 
+    def openings(self, limit: int = 12) -> list[Chunk]:
+        """The first chunk of up to `limit` sources, taking each kind in turn (a sample of
+        how the creator writes and talks, e.g. for the clone's personality)."""
+        collection = self._knowledge.collections.get(self._creator_id)
+        data = collection.get(where={"position": 0}, include=["documents", "metadatas"])
+        rows = zip(data["ids"], data["documents"] or [], data["metadatas"] or [], strict=True)
+        by_kind: dict[str, list[Chunk]] = {}
+        for chunk in sorted((_chunk(i, t, m) for i, t, m in rows), key=lambda c: c.source):
+            by_kind.setdefault(chunk.kind, []).append(self._checked_chunk(chunk))
+        taken: list[Chunk] = []
+        while len(taken) < limit and any(by_kind.values()):
+            for kind in sorted(by_kind):
+                if by_kind[kind] and len(taken) < limit:
+                    taken.append(by_kind[kind].pop(0))
+        return taken
+
     def _dense(self, query: str, n: int) -> dict[str, tuple[Chunk, float]]:
         collection = self._knowledge.collections.get(self._creator_id)
         vector = np.asarray([self._knowledge.embedder.embed_query(query)], dtype=np.float32)
@@ -138,12 +154,16 @@ class Retriever:
         return [hits[i] for i in _mmr(relevance, vectors, k, diversity)]
 
     def _checked(self, hit: Hit) -> Hit:
-        if hit.chunk.creator_id != self._creator_id:
+        self._checked_chunk(hit.chunk)
+        return hit
+
+    def _checked_chunk(self, chunk: Chunk) -> Chunk:
+        if chunk.creator_id != self._creator_id:
             raise IsolationError(
-                f"a chunk of creator {hit.chunk.creator_id!r} reached the retriever of "
+                f"a chunk of creator {chunk.creator_id!r} reached the retriever of "
                 f"{self._creator_id!r}; it was not returned. This is a bug: please report it"
             )
-        return hit
+        return chunk
 
 
 def _chunk(id_: str, text: str | None, metadata: Mapping[str, Any]) -> Chunk:

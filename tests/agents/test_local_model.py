@@ -8,8 +8,21 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from agents import LocalServer, Model, ModelSettings, allow_model_requests, shared_server
+from agents import (
+    Clone,
+    LocalServer,
+    Model,
+    ModelSettings,
+    allow_model_requests,
+    build_clone,
+    fan,
+    run_agent,
+    shared_server,
+)
+from agents._builtin_agents import FinanceReport
 from agents.errors import ConfigurationError
+from agents.providers import SimulatedAppearance, SimulatedVoice
+from tests.agents.conftest import World
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +89,37 @@ def test_a_request_during_a_stream_does_not_cut_it_short(local: Model) -> None:
         rest = list(pieces)
         checker.join()
     assert len([first, *rest]) == 60  # llama-cpp-python would end it early by default
+
+
+def test_an_agent_runs_on_the_real_local_model(local: Model, world: World) -> None:
+    with allow_model_requests():
+        run = run_agent("finance_agent", world.ctx(), local, key="local-finance")
+    assert isinstance(run.output, FinanceReport)
+    assert run.output.net_usd == 0.0  # a quiet day: no payments recorded, whatever it wrote
+    assert run.event.type == "agent_completed" and run.usage is not None
+    assert run.usage.model == "SmolLM2-135M-Instruct" and run.usage.output_tokens > 0
+    assert run.entity.properties["reportType"] == "daily_finance"
+
+
+def test_the_clone_builds_and_chats_on_the_real_local_model(world: World) -> None:
+    with allow_model_requests():
+        model = Model.from_settings(ModelSettings(temperature=0, api_key=None, base_url=None))
+        built = build_clone(
+            world.store,
+            world.knowledge,
+            model,
+            world.creator_id,
+            voice=SimulatedVoice(),
+            appearance=SimulatedAppearance(),
+        )
+        clone = Clone.of(world.store, world.knowledge, model, world.creator_id, max_tokens=60)
+        sam = fan(world.store, world.creator_id, "sam")
+        reply = clone.reply(sam.id, "How long should sourdough rest in the fridge?")
+        stream = clone.stream(sam.id, "What knife grip do you teach?")
+        pieces = list(stream)
+    assert built.clone.status == "active" and built.personality.traits
+    assert reply.text and reply.sources and reply.usage is not None
+    assert 0 < reply.usage.output_tokens <= 60
+    assert stream.reply is not None and stream.reply.text == "".join(pieces).strip()
+    interactions = world.store.events.timeline(actor_id=sam.id, type="clone_interaction").items
+    assert [e.metadata["response"] for e in interactions] == [reply.text, stream.reply.text]

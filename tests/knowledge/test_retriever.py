@@ -137,3 +137,24 @@ def test_the_lexical_index_reads_a_large_collection_in_pages(
     everything = recipes.collections.get(creator).get(include=[])["ids"]
     assert len(paged) == len(everything) == len(RECIPES)
     assert sorted(paged) == sorted(everything)
+
+
+def test_openings_sample_each_kind_in_turn(knowledge: Knowledge, creator: str) -> None:
+    long = " ".join(f"Sentence {i} about stock and soup." for i in range(200))
+    knowledge.ingest_sources(
+        creator,
+        [
+            _source("a-note", RECIPES["brine"]),
+            _source("b-note", RECIPES["rice"]),
+            Source(key="long", kind="article", title="long", segments=[Segment(text=long)]),
+        ],
+    )
+    other = knowledge.store.entities.create("creator", "Other").id
+    knowledge.ingest_sources(other, [_source("theirs", RECIPES["pasta"])])
+    openings = knowledge.retriever(creator).openings(limit=2)
+    assert [(c.kind, c.source, c.position) for c in openings] == [
+        ("article", "long", 0),
+        ("text", "a-note", 0),
+    ]
+    every = knowledge.retriever(creator).openings()
+    assert sorted(c.source for c in every) == ["a-note", "b-note", "long"]
