@@ -129,3 +129,26 @@ def test_voice_and_appearance_cloning() -> None:
     assert avatar.startswith("avatar_sim_") and face.avatars[avatar] == ("face.png",)
     with pytest.raises(ValueError, match="at least one image"):
         face.clone_appearance("maya", [], idempotency_key="a2")
+
+
+class RecordingPayments(SimulatedPayments):
+    """A stand-in for a developer's real client, loaded by its import path."""
+
+
+def test_providers_are_simulated_by_default_and_real_by_setting(monkeypatch) -> None:
+    from agents.errors import ConfigurationError
+    from agents.providers import Providers, ProviderSettings, SimulatedChain
+
+    default = Providers.from_settings(ProviderSettings())
+    assert isinstance(default.payments, SimulatedPayments)
+    assert isinstance(default.chain, SimulatedChain)
+    monkeypatch.setenv(
+        "ONE_PAYMENTS_PROVIDER", "tests.agents.providers.test_simulators:RecordingPayments"
+    )
+    assert isinstance(Providers.from_settings().payments, RecordingPayments)
+    with pytest.raises(
+        ConfigurationError, match="ONE_VOICE_PROVIDER='nope.nowhere:Voice' does not import"
+    ):
+        Providers.from_settings(ProviderSettings(voice_provider="nope.nowhere:Voice"))
+    with pytest.raises(ConfigurationError, match="failed to start"):
+        Providers.from_settings(ProviderSettings(chain_provider="json:loads"))
