@@ -115,6 +115,24 @@ class AgentRegistry:
             return store.entities.get(agent_id)
         return agent
 
+    def link_reports(self, store: Store, creator_id: str) -> int:
+        """Add every `reports_to` between the creator's registered agents that is missing
+        (agents registered at the same moment, in separate transactions, cannot see each
+        other). Returns how many were added."""
+        added = 0
+        with store.transaction() as tx:
+            for spec in self._specs.values():
+                if not spec.reports_to or spec.reports_to == spec.name:
+                    continue
+                me = agent_entity_id(creator_id, spec.name)
+                boss = agent_entity_id(creator_id, spec.reports_to)
+                if tx.entities.find(me) is None or tx.entities.find(boss) is None:
+                    continue
+                if not tx.connections.query(me, boss, "reports_to").items:
+                    tx.connections.connect(me, boss, "reports_to")
+                    added += 1
+        return added
+
     def _link_reports(self, tx: Transaction, creator_id: str, spec: AgentSpec) -> None:
         """`reports_to` edges to its boss and from its reports, whichever came first."""
         me = agent_entity_id(creator_id, spec.name)

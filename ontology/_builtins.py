@@ -189,6 +189,17 @@ _EVENTS: dict[str, list[str]] = {
         "clone_updated",
         "clone_trained",
     ],
+    # ONE's graph runtime: a run accepted and finished, each node execution.
+    "runtime": [
+        "run_accepted",
+        "run_completed",
+        "run_failed",
+        "run_interrupted",
+        "run_cancelled",
+        "node_started",
+        "node_completed",
+        "node_failed",
+    ],
 }
 
 _CONNECTION_METADATA: dict[str, type[BaseModel]] = {

@@ -16,7 +16,8 @@ def test_builtins_hold_the_reference_lists(catalogue: Catalogue) -> None:
     # Reference sections 1a (50 + 3 external), 2a (33), 3a (49) plus the flows' events.
     assert len(catalogue.names("entity")) == 53 + len(catalogue.names("entity", "flows"))
     assert len(catalogue.names("connection")) == 33
-    assert len(catalogue.names("event", group=None)) == 49 + len(catalogue.names("event", "flows"))
+    ours = len(catalogue.names("event", "flows")) + len(catalogue.names("event", "runtime"))
+    assert len(catalogue.names("event", group=None)) == 49 + ours
     assert catalogue.names("entity", "external_integrations") == [
         "external_agent",
         "external_connection",

@@ -1,0 +1,29 @@
+"""LangGraph state graphs that coordinate the agents and the clone, durably.
+
+Every node execution is written to the ontology exactly once (`recorded`); runs are
+accepted in the ontology before they start and checkpointed after every step
+(`Runs`, on a `checkpointer`), so a run killed at any point resumes where it stopped.
+"""
+
+from graphs import daily, launch
+from graphs._checkpoint import checkpointer, default_url
+from graphs._deps import Deps
+from graphs._nodes import Call, Step, agent_step, recorded
+from graphs._runs import Run, Runs
+
+GRAPHS = {launch.NAME: launch.build, daily.NAME: daily.build}
+
+__all__ = [
+    "GRAPHS",
+    "Call",
+    "Deps",
+    "Run",
+    "Runs",
+    "Step",
+    "agent_step",
+    "checkpointer",
+    "daily",
+    "default_url",
+    "launch",
+    "recorded",
+]

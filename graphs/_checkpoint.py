@@ -1,0 +1,53 @@
+"""Durable checkpointers: SQLite by default (a file beside the data), PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+
+def default_url() -> str:
+    """`ONE_CHECKPOINT_URL`, else `checkpoints.db` under `ONE_DATA_DIR` (default `.one/`)."""
+    url = os.environ.get("ONE_CHECKPOINT_URL")
+    if url:
+        return url
+    return f"sqlite:///{Path(os.environ.get('ONE_DATA_DIR', '.one')) / 'checkpoints.db'}"
+
+
+@contextmanager
+def checkpointer(url: str | None = None) -> Iterator[BaseCheckpointSaver[str]]:
+    """A checkpointer for `url` (`sqlite:///path` or `postgresql://...`), set up and closed.
+
+    SQLite is opened for use from several threads (parallel nodes) with a busy timeout;
+    PostgreSQL uses a connection pool in autocommit mode, as langgraph requires.
+    """
+    url = url or default_url()
+    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        plain = url.replace("postgresql+psycopg://", "postgresql://")
+        kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+        with ConnectionPool(plain, kwargs=kwargs, min_size=1, max_size=8, open=True) as pool:
+            postgres = PostgresSaver(pool)  # type: ignore[arg-type]
+            postgres.setup()
+            yield postgres
+        return
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"checkpoint URL {url!r}: use sqlite:///PATH or postgresql://...")
+    path = Path(url.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, check_same_thread=False, timeout=30)
+    try:
+        saver = SqliteSaver(connection)
+        saver.setup()
+        yield saver
+    finally:
+        connection.close()

@@ -1,0 +1,25 @@
+"""What a graph's nodes work with, passed through LangGraph's runtime context (never globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agents import AgentRegistry, Model
+from agents.providers import Providers
+from knowledge import Knowledge
+from ontology import Store
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The ontology store, the creator's knowledge, the model, the providers, the agents.
+
+    LangGraph does not save the context in checkpoints: every start and resume passes it
+    again (`Runs` does).
+    """
+
+    store: Store
+    model: Model
+    knowledge: Knowledge | None = None
+    providers: Providers = field(default_factory=Providers.simulated)
+    registry: AgentRegistry = field(default_factory=AgentRegistry.default)

@@ -1,0 +1,222 @@
+"""Starting, inspecting, resuming and cancelling graph runs, durably.
+
+A run is accepted in the ontology (`run_accepted`, with its input) before the graph
+starts, so a run killed before its first checkpoint is not lost: `recover()` finds runs
+with no ending and resumes them from their checkpoint, or starts them again from their
+input. Every run executes with `durability="sync"`: each step is checkpointed before the
+next begins, so a resumed run repeats no finished step and its task ids (the keys of the
+node events and of their effects) are the ones the interrupted run used.
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph, StateGraph
+from langgraph.types import Command
+
+from graphs._deps import Deps
+from ontology import Event
+from ontology.errors import InvalidInputError, NotFoundError
+
+Status = Literal["accepted", "completed", "failed", "interrupted", "cancelled"]
+_ENDINGS = {
+    "run_completed": "completed",
+    "run_failed": "failed",
+    "run_interrupted": "interrupted",
+    "run_cancelled": "cancelled",
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run as ONE knows it: its graph, thread, status, state and pending interrupts."""
+
+    id: str
+    graph: str
+    thread_id: str
+    creator_id: str
+    status: Status
+    values: dict[str, Any]
+    interrupts: tuple[Any, ...]
+    events: tuple[Event, ...]
+
+
+class Runs:
+    """Runs of the graphs given, on one checkpointer, with one set of dependencies."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        saver: BaseCheckpointSaver[str],
+        graphs: Mapping[str, StateGraph[Any, Deps, Any, Any]],
+    ) -> None:
+        self.deps, self.saver = deps, saver
+        self._graphs = dict(graphs)
+        self._compiled: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
+
+    def compiled(self, graph: str) -> CompiledStateGraph[Any, Any, Any, Any]:
+        if graph not in self._graphs:
+            known = ", ".join(sorted(self._graphs))
+            raise InvalidInputError("graph", f"no graph {graph!r}; known graphs: {known}")
+        if graph not in self._compiled:
+            self._compiled[graph] = self._graphs[graph].compile(checkpointer=self.saver)
+        return self._compiled[graph]
+
+    def start(
+        self,
+        graph: str,
+        input: Mapping[str, Any],
+        *,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+    ) -> Run:
+        """Accept a run (recorded before anything else), then run it to its end or a gate.
+
+        `run_id` makes starting idempotent: a run already accepted is not started again
+        (use `resume` to carry on with it).
+        """
+        self.compiled(graph)
+        creator = str(input.get("creator_id", ""))
+        self.deps.store.entities.get(creator)  # a clear NotFoundError before anything runs
+        run_id = _normal(run_id) if run_id else str(uuid.uuid4())
+        thread_id = thread_id or run_id
+        accepted = self.deps.store.events.find(f"run_accepted:{run_id}")
+        if accepted is not None:
+            return self.get(run_id)
+        self.deps.store.events.append(
+            "run_accepted",
+            creator,
+            None,
+            {"graph": graph, "threadId": thread_id, "input": dict(input)},
+            run_id=run_id,
+            idempotency_key=f"run_accepted:{run_id}",
+        )
+        return self._drive(run_id, dict(input))
+
+    def resume(self, run_id: str, value: Any = None) -> Run:
+        """Carry on with a run: answer its pending interrupt with `value`, or, for a run
+        that was stopped by a crash or a failure, continue from its last checkpoint."""
+        run = self.get(run_id)
+        if run.status == "cancelled":
+            raise InvalidInputError("run", f"run {run_id} was cancelled; start a new one")
+        if run.status == "completed":
+            return run
+        return self._drive(run_id, Command(resume=value) if run.interrupts else None)
+
+    def cancel(self, run_id: str) -> Run:
+        """Stop a run for good: it will not be resumed or recovered."""
+        run = self.get(run_id)
+        if run.status not in ("completed", "cancelled"):
+            self._end(run_id, run.creator_id, "run_cancelled", {"graph": run.graph})
+        return self.get(run_id)
+
+    def get(self, run_id: str) -> Run:
+        """A run's status (from its events), its state and interrupts (from its checkpoint)."""
+        run_id = _normal(run_id)
+        events = tuple(self.deps.store.events.read_run(run_id))
+        accepted = next((e for e in events if e.type == "run_accepted"), None)
+        if accepted is None:
+            raise NotFoundError("run", run_id)
+        graph, thread = str(accepted.metadata["graph"]), str(accepted.metadata["threadId"])
+        status: Status = "accepted"
+        for event in events:
+            if event.type in _ENDINGS:
+                status = _ENDINGS[event.type]  # type: ignore[assignment]
+        snapshot = self.compiled(graph).get_state({"configurable": {"thread_id": thread}})
+        return Run(
+            id=run_id,
+            graph=graph,
+            thread_id=thread,
+            creator_id=accepted.actor_id,
+            status=status,
+            values=dict(snapshot.values or {}),
+            interrupts=tuple(snapshot.interrupts),
+            events=events,
+        )
+
+    def list(self, *, limit: int = 100) -> builtins.list[Run]:
+        """The latest runs, newest first."""
+        page = self.deps.store.events.timeline(type="run_accepted", newest_first=True, limit=limit)
+        return [self.get(str(e.run_id)) for e in page.items if e.run_id]
+
+    def recover(self) -> builtins.list[Run]:
+        """Finish every run a crash left without an ending (resume, or restart from input)."""
+        cursor, unfinished = None, []
+        while True:
+            page = self.deps.store.events.timeline(type="run_accepted", limit=500, cursor=cursor)
+            for event in page.items:
+                if event.run_id and self.get(event.run_id).status == "accepted":
+                    unfinished.append(event.run_id)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return [
+            self._drive(run_id, self._input_if_never_checkpointed(run_id)) for run_id in unfinished
+        ]
+
+    def prune(self, older_than: timedelta) -> int:
+        """Delete the checkpoints of runs that ended more than `older_than` ago; their
+        events stay. Returns how many threads were deleted."""
+        cutoff = datetime.now(UTC) - older_than
+        deleted = 0
+        for kind in ("run_completed", "run_cancelled", "run_failed"):
+            cursor = None
+            while True:
+                page = self.deps.store.events.timeline(
+                    type=kind, until=cutoff, limit=500, cursor=cursor
+                )
+                for event in page.items:
+                    thread = event.metadata.get("threadId")
+                    if thread and self.saver.get_tuple({"configurable": {"thread_id": thread}}):
+                        self.saver.delete_thread(str(thread))
+                        deleted += 1
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        return deleted
+
+    def _input_if_never_checkpointed(self, run_id: str) -> dict[str, Any] | None:
+        run = self.get(run_id)
+        has = self.saver.get_tuple({"configurable": {"thread_id": run.thread_id}})
+        if has is not None:
+            return None
+        accepted = next(e for e in run.events if e.type == "run_accepted")
+        return dict(accepted.metadata["input"])
+
+    def _drive(self, run_id: str, input: Any) -> Run:
+        run = self.get(run_id)
+        config: Any = {"configurable": {"thread_id": run.thread_id}, "run_id": uuid.UUID(run_id)}
+        try:
+            self.compiled(run.graph).invoke(input, config, context=self.deps, durability="sync")
+        except Exception as error:
+            self._end(
+                run_id,
+                run.creator_id,
+                "run_failed",
+                {"graph": run.graph, "error": str(error)[:500]},
+            )
+            raise
+        after = self.get(run_id)
+        kind = "run_interrupted" if after.interrupts else "run_completed"
+        self._end(run_id, run.creator_id, kind, {"graph": run.graph})
+        return self.get(run_id)
+
+    def _end(self, run_id: str, creator: str, kind: str, metadata: dict[str, Any]) -> None:
+        thread = self.get(run_id).thread_id
+        self.deps.store.events.append(
+            kind, creator, None, {**metadata, "threadId": thread}, run_id=run_id
+        )
+
+
+def _normal(run_id: str) -> str:
+    try:
+        return str(uuid.UUID(run_id))
+    except ValueError:
+        raise InvalidInputError("run_id", f"{run_id!r} is not a UUID") from None

@@ -1,0 +1,3 @@
+from tests.agents.conftest import world
+
+__all__ = ["world"]
