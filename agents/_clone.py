@@ -502,9 +502,9 @@ class Clone:
         system = self._system(fence)
         messages: list[BaseMessage] = [SystemMessage(system)]
         for earlier in self._memory(fan.id):
-            messages += [
-                HumanMessage(str(earlier.metadata["message"])),
-                AIMessage(str(earlier.metadata["response"])),
+            messages += [  # defused again: a template token must not come back to life
+                HumanMessage(defuse(str(earlier.metadata["message"]))),
+                AIMessage(defuse(str(earlier.metadata["response"]))),
             ]
         passages = "\n".join(
             fence.wrap(h.chunk.text, f"[{n}] {h.chunk.title}") for n, h in enumerate(hits, 1)

@@ -14,6 +14,7 @@ Three defences, used by the clone and by every agent prompt:
 
 from __future__ import annotations
 
+import html
 import re
 import secrets
 from collections.abc import Iterable, Iterator
@@ -27,11 +28,23 @@ _SPECIAL = re.compile(
     r"<\|[^|>]{0,40}\|>|\[/?INST\]|<</?SYS>>|</?s>|</?\s*(?:data|system|assistant|user)\b[^>]*>",
     re.IGNORECASE,
 )
-_IMAGE = re.compile(r"!\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?[^)\n]*\)")
-_LINK = re.compile(r"\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?[^)\n]*\)")
-_HTML_LINK = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
-_HTML_TAG = re.compile(r"</?[a-zA-Z][^>\n]*>")
-_BARE = re.compile(r"(?:\b(?:https?|ftp|javascript|data|file):|\bwww\.)[^\s<>()\[\]\"']*", re.I)
+_HTML_TAG = re.compile(r"<(?:[a-zA-Z!/?][^>]*)>", re.DOTALL)
+_URL_END = r"[^\s<>\"'()\[\]{}`]*"
+_TLDS = (
+    "com|net|org|io|co|ai|app|dev|me|info|biz|xyz|site|online|link|click|top|ly|gg|tv|"
+    "example|test|uk|de|fr|ru|cn|us|ca|au|in|eu|nl|es|it|jp|br|pl|ch|se|no|shop|store"
+)
+# Anything a client could render, load or follow: a scheme (`https:`, `mailto:`,
+# `javascript:`, ...), a protocol-relative `//host`, `www.`, an e-mail address, or a
+# bare `host.tld` (with a path, or with a common top-level domain).
+_ADDRESS = re.compile(
+    rf"(?:\b(?:https?|ftps?|mailto|javascript|vbscript|data|file|tel|sms|blob|wss?):"
+    rf"|\b[a-z][a-z0-9+.-]*://|(?<![\w/])//){_URL_END}"
+    rf"|\bwww\.{_URL_END}"
+    rf"|[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+"
+    rf"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:[a-z]{{2,}}/{_URL_END}|(?:{_TLDS})\b{_URL_END})",
+    re.IGNORECASE,
+)
 _NGRAM = 10  # words repeated in order from the system prompt that count as a leak
 
 
@@ -64,42 +77,46 @@ def defuse(text: str) -> str:
 
 
 def allowed(url: str, hosts: Iterable[str]) -> bool:
-    """Is `url` an http(s) link to one of `hosts` (or a subdomain of one)?"""
+    """Is `url` an http(s) link to one of `hosts` (or a subdomain of one)?
+
+    Strict where browsers and parsers disagree: a backslash, user info (`@`) or an
+    encoded character in the address makes it not allowed.
+    """
+    url = url.strip()
+    if "\\" in url or not re.match(r"https?://", url, re.IGNORECASE):
+        return False
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
     except ValueError:
         return False
-    host = (parts.hostname or "").lower().rstrip(".")
-    if parts.scheme not in ("http", "https") or not host:
+    if "@" in parts.netloc or "%" in parts.netloc:
         return False
-    return any(host == h or host.endswith("." + h) for h in (h.lower() for h in hosts))
+    host = (parts.hostname or "").lower().rstrip(".")
+    return bool(host) and any(
+        host == h or host.endswith("." + h) for h in (h.lower() for h in hosts)
+    )
 
 
 def safe_links(text: str, hosts: Iterable[str]) -> str:
-    """`text` with every link, image and URL that points outside `hosts` disarmed."""
+    """`text` with every address outside `hosts` removed, wherever it appears.
+
+    Rather than parse links (renderers disagree with any parser on the edge cases), every
+    address-shaped string is checked on its own: in a link target, a link's text, an image,
+    a reference definition or plain text. HTML entities are decoded first, HTML tags and
+    chat-template tokens are dropped; a markdown link keeps its words.
+    """
     hosts = tuple(hosts)
+    text = _SPECIAL.sub(" ", _HTML_TAG.sub("", html.unescape(text)))
 
-    def image(m: re.Match[str]) -> str:
-        return m.group(0) if allowed(m.group(2), hosts) else m.group(1)
+    def check(m: re.Match[str]) -> str:
+        address = m.group(0)
+        if address.startswith("//"):
+            address = "https:" + address
+        elif "@" not in address and not re.match(r"[a-z][a-z0-9+.-]*:", address, re.I):
+            address = "https://" + address  # `www.` and bare hosts: as a linkifier reads them
+        return m.group(0) if allowed(address, hosts) else "[link removed]"
 
-    def link(m: re.Match[str]) -> str:
-        return m.group(0) if allowed(m.group(2), hosts) else m.group(1)
-
-    def bare(m: re.Match[str]) -> str:
-        return m.group(0) if allowed(m.group(0), hosts) else "[link removed]"
-
-    text = _IMAGE.sub(image, text)
-    text = _HTML_LINK.sub(lambda m: m.group(1), text)
-    text = _HTML_TAG.sub("", text)
-    # Links that survived are allowed; hide them from the bare-URL pass, then restore.
-    kept: list[str] = []
-
-    def keep(m: re.Match[str]) -> str:
-        kept.append(link(m))
-        return f"\x00{len(kept) - 1}\x00"
-
-    text = _BARE.sub(bare, _LINK.sub(keep, text))
-    return re.sub(r"\x00(\d+)\x00", lambda m: kept[int(m.group(1))], text)
+    return _ADDRESS.sub(check, text)
 
 
 class Leaks:
@@ -161,9 +178,8 @@ def _safe_cut(text: str, start: int) -> int:
         return start
     cut = start + spaces[-_NGRAM - 1]
     pending = text[start:cut]
-    # Do not split a markdown link or an HTML tag.
-    opened = max(pending.rfind("["), pending.rfind("<"))
-    if opened >= 0 and not re.search(r"[)>]", pending[opened:]):
+    opened = pending.rfind("<")  # do not split an HTML tag (it may span lines)
+    if opened >= 0 and ">" not in pending[opened:]:
         cut = start + opened
     return cut
 

@@ -322,3 +322,16 @@ def test_a_retried_request_with_its_key_is_answered_once(world: World) -> None:
     assert again.event == first.event and len(model.chat.calls) == 1  # type: ignore[attr-defined]
     clone_id = clone.entity.id
     assert world.store.entities.get(clone_id).properties["totalInteractions"] == 1
+
+
+def test_the_link_guard_leaves_ordinary_prose_alone() -> None:
+    from agents._guard import safe_links
+
+    prose = (
+        "Note: salt at 1:1.2, e.g. a 3.5% brine by 12:30. Salt, Fat, Weeknight [1]. "
+        "Save it as pantry.txt. Shop: https://mayalin.example/shop or www.mayalin.example."
+    )
+    assert safe_links(prose, ["mayalin.example"]) == prose
+    assert safe_links("see evil.example/x or http://evil.example", ["mayalin.example"]) == (
+        "see [link removed] or [link removed]"
+    )
