@@ -8,7 +8,7 @@ nothing to say. A developer writes a new input as one more such class.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -177,8 +177,12 @@ class EventMetrics:
 
 def money(ctx: AgentContext, days: int) -> dict[str, float]:
     """Revenue from completed payments, refunds, and costs (ONE's model calls included)."""
+    return _money(ctx.events(ctx.now - timedelta(days=days)))
+
+
+def _money(events: Iterable[Event]) -> dict[str, float]:
     revenue = refunds = costs = model_costs = 0.0
-    for event in ctx.events(ctx.now - timedelta(days=days)):
+    for event in events:
         meta = event.metadata
         if event.type == "payment_processed" and isinstance(meta.get("amount"), int | float):
             if meta.get("status") == "completed":
@@ -200,8 +204,9 @@ def money(ctx: AgentContext, days: int) -> dict[str, float]:
 
 
 def event_metrics(ctx: AgentContext, days: int) -> dict[str, float]:
-    counts = Counter(e.type for e in ctx.events(ctx.now - timedelta(days=days)))
-    figures = money(ctx, days)
+    events = list(ctx.events(ctx.now - timedelta(days=days)))  # read once, for both
+    counts = Counter(e.type for e in events)
+    figures = _money(events)
     return {
         "events": float(sum(counts.values())),
         "clone_interactions": float(counts["clone_interaction"]),
