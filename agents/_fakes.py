@@ -17,6 +17,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import BaseModel, Field
 
@@ -80,16 +81,7 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        message = self._reply(messages, kwargs)
-        words = str(message.content).split(" ")
-        for i, word in enumerate(words):
-            last = i == len(words) - 1
-            yield ChatGenerationChunk(
-                message=AIMessageChunk(
-                    content=word if last else word + " ",
-                    usage_metadata=message.usage_metadata if last else None,
-                )
-            )
+        yield from stream_words(self._reply(messages, kwargs))
 
     def _reply(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
         self.calls.append({"messages": messages, "kwargs": kwargs})
@@ -115,6 +107,25 @@ class ScriptedChatModel(BaseChatModel):
             )
         text = json.dumps(data) if isinstance(data, dict) else str(data)
         return AIMessage(content=text, usage_metadata=_usage(usage_in, len(text.split())))
+
+
+def stream_words(message: AIMessage) -> Iterator[ChatGenerationChunk]:
+    """A whole reply as a stream, word by word, as a provider would send it: usage and any
+    tool calls come with the last chunk."""
+    words = str(message.content).split(" ")
+    calls = [
+        tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=n)
+        for n, c in enumerate(message.tool_calls)
+    ]
+    for i, word in enumerate(words):
+        last = i == len(words) - 1
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content=word if last else word + " ",
+                usage_metadata=message.usage_metadata if last else None,
+                tool_call_chunks=calls if last else [],
+            )
+        )
 
 
 def _usage(input_tokens: int, output_tokens: int) -> UsageMetadata:

@@ -39,11 +39,13 @@ from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langchain_core.messages.ai import UsageMetadata
-from langchain_core.messages.tool import ToolCall, tool_call_chunk
+from langchain_core.messages.tool import ToolCall
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
+
+from agents._fakes import stream_words
 
 ANSWER = "Happy to help, here is what my kitchen notes say [1]."
 
@@ -170,21 +172,7 @@ class ObedientChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        message = self._obey(messages, kwargs)
-        words = str(message.content).split(" ")
-        for i, word in enumerate(words):
-            last = i == len(words) - 1
-            calls = [
-                tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=n)
-                for n, c in enumerate(message.tool_calls)
-            ]
-            yield ChatGenerationChunk(
-                message=AIMessageChunk(
-                    content=word if last else word + " ",
-                    usage_metadata=message.usage_metadata if last else None,
-                    tool_call_chunks=calls if last else [],
-                )
-            )
+        yield from stream_words(self._obey(messages, kwargs))
 
     def _obey(self, messages: Sequence[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
         self.calls.append({"messages": list(messages), "kwargs": kwargs})
