@@ -114,7 +114,7 @@ class Runs:
         """Stop a run for good: it will not be resumed or recovered."""
         run = self.get(run_id)
         if run.status not in ("completed", "cancelled"):
-            self._end(run_id, run.creator_id, "run_cancelled", {"graph": run.graph})
+            self._end(run, "run_cancelled")
         return self.get(run_id)
 
     def get(self, run_id: str) -> Run:
@@ -196,22 +196,20 @@ class Runs:
         try:
             self.compiled(run.graph).invoke(input, config, context=self.deps, durability="sync")
         except Exception as error:
-            self._end(
-                run_id,
-                run.creator_id,
-                "run_failed",
-                {"graph": run.graph, "error": str(error)[:500]},
-            )
+            self._end(run, "run_failed", error=str(error)[:500])
             raise
         after = self.get(run_id)
         kind = "run_interrupted" if after.interrupts else "run_completed"
-        self._end(run_id, run.creator_id, kind, {"graph": run.graph})
+        self._end(run, kind)
         return self.get(run_id)
 
-    def _end(self, run_id: str, creator: str, kind: str, metadata: dict[str, Any]) -> None:
-        thread = self.get(run_id).thread_id
+    def _end(self, run: Run, kind: str, **metadata: Any) -> None:
         self.deps.store.events.append(
-            kind, creator, None, {**metadata, "threadId": thread}, run_id=run_id
+            kind,
+            run.creator_id,
+            None,
+            {"graph": run.graph, **metadata, "threadId": run.thread_id},
+            run_id=run.id,
         )
 
 
