@@ -76,9 +76,7 @@ def receive_message(
             )
             tx.connections.connect(creator_id, message.id, "owns")
             tx.connections.connect(sender.id, message.id, "authored")
-            tx.events.append(
-                "user_engaged", sender.id, message.id, {"action": "sent_message"}, timestamp=None
-            )
+            tx.events.append("user_engaged", sender.id, message.id, {"action": "sent_message"})
     except ConstraintViolationError:
         assert entity_id is not None
         return store.entities.get(entity_id)
