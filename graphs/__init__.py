@@ -5,13 +5,13 @@ accepted in the ontology before they start and checkpointed after every step
 (`Runs`, on a `checkpointer`), so a run killed at any point resumes where it stopped.
 """
 
-from graphs import daily, launch
+from graphs import daily, launch, purchase
 from graphs._checkpoint import checkpointer, default_url
 from graphs._deps import Deps
 from graphs._nodes import Call, Step, agent_step, recorded
 from graphs._runs import Run, Runs
 
-GRAPHS = {launch.NAME: launch.build, daily.NAME: daily.build}
+GRAPHS = {launch.NAME: launch.build, daily.NAME: daily.build, purchase.NAME: purchase.build}
 
 __all__ = [
     "GRAPHS",
@@ -25,5 +25,6 @@ __all__ = [
     "daily",
     "default_url",
     "launch",
+    "purchase",
     "recorded",
 ]

@@ -11,6 +11,7 @@ node events and of their effects) are the ones the interrupted run used.
 from __future__ import annotations
 
 import builtins
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from langgraph.types import Command
 
 from graphs._deps import Deps
 from ontology import Event
-from ontology.errors import InvalidInputError, NotFoundError
+from ontology.errors import IdempotencyConflictError, InvalidInputError, NotFoundError
 
 Status = Literal["accepted", "completed", "failed", "interrupted", "cancelled"]
 _ENDINGS = {
@@ -31,6 +32,7 @@ _ENDINGS = {
     "run_failed": "failed",
     "run_interrupted": "interrupted",
     "run_cancelled": "cancelled",
+    "run_resumed": "accepted",
 }
 
 
@@ -79,8 +81,13 @@ class Runs:
     ) -> Run:
         """Accept a run (recorded before anything else), then run it to its end or a gate.
 
-        `run_id` makes starting idempotent: a run already accepted is not started again
-        (use `resume` to carry on with it).
+        `run_id` makes starting idempotent: a run already accepted, by this caller or
+        another at the same moment, is returned as it stands and not driven a second time
+        (its driver finishes it; if that process died, `recover()` does).
+
+        Raises:
+            InvalidInputError: an unknown graph, or a `run_id` used before with another input.
+            NotFoundError: the input's creator does not exist.
         """
         self.compiled(graph)
         creator = str(input.get("creator_id", ""))
@@ -88,16 +95,31 @@ class Runs:
         run_id = _normal(run_id) if run_id else str(uuid.uuid4())
         thread_id = thread_id or run_id
         accepted = self.deps.store.events.find(f"run_accepted:{run_id}")
+        if accepted is None:
+            try:
+                self.deps.store.events.append(
+                    "run_accepted",
+                    creator,
+                    None,
+                    {
+                        "graph": graph,
+                        "threadId": thread_id,
+                        "input": dict(input),
+                        "acceptedBy": uuid.uuid4().hex,  # makes a concurrent twin conflict
+                    },
+                    run_id=run_id,
+                    idempotency_key=f"run_accepted:{run_id}",
+                )
+            except IdempotencyConflictError:  # another caller accepted it a moment ago
+                accepted = self.deps.store.events.find(f"run_accepted:{run_id}")
         if accepted is not None:
+            if accepted.metadata.get("input") != _plain(input) or (
+                accepted.metadata.get("graph") != graph
+            ):
+                raise InvalidInputError(
+                    "run_id", f"run {run_id} was started with another input; use a new run id"
+                )
             return self.get(run_id)
-        self.deps.store.events.append(
-            "run_accepted",
-            creator,
-            None,
-            {"graph": graph, "threadId": thread_id, "input": dict(input)},
-            run_id=run_id,
-            idempotency_key=f"run_accepted:{run_id}",
-        )
         return self._drive(run_id, dict(input))
 
     def resume(self, run_id: str, value: Any = None) -> Run:
@@ -146,13 +168,20 @@ class Runs:
         page = self.deps.store.events.timeline(type="run_accepted", newest_first=True, limit=limit)
         return [self.get(str(e.run_id)) for e in page.items if e.run_id]
 
-    def recover(self) -> builtins.list[Run]:
-        """Finish every run a crash left without an ending (resume, or restart from input)."""
+    def recover(
+        self, *, graph: str | None = None, retry_failed: bool = False
+    ) -> builtins.list[Run]:
+        """Finish every run a crash left without an ending (resume it from its checkpoint,
+        or start it from its input if it never reached one); with `retry_failed`, resume
+        failed runs too. Call it when a process starts, before it takes new work."""
+        wanted = {"accepted", "failed"} if retry_failed else {"accepted"}
         cursor, unfinished = None, []
         while True:
             page = self.deps.store.events.timeline(type="run_accepted", limit=500, cursor=cursor)
             for event in page.items:
-                if event.run_id and self.get(event.run_id).status == "accepted":
+                if not event.run_id or (graph and event.metadata.get("graph") != graph):
+                    continue
+                if self.get(event.run_id).status in wanted:
                     unfinished.append(event.run_id)
             cursor = page.next_cursor
             if cursor is None:
@@ -192,6 +221,8 @@ class Runs:
 
     def _drive(self, run_id: str, input: Any) -> Run:
         run = self.get(run_id)
+        if run.status != "accepted":  # running again: a crash from here on leaves it unfinished
+            self._end(run, "run_resumed")
         config: Any = {"configurable": {"thread_id": run.thread_id}, "run_id": uuid.UUID(run_id)}
         try:
             self.compiled(run.graph).invoke(input, config, context=self.deps, durability="sync")
@@ -211,6 +242,11 @@ class Runs:
             {"graph": run.graph, **metadata, "threadId": run.thread_id},
             run_id=run.id,
         )
+
+
+def _plain(input: Mapping[str, Any]) -> Any:
+    """The input as the event log stores it (JSON), to compare with what was accepted."""
+    return json.loads(json.dumps(dict(input), default=str))
 
 
 def _normal(run_id: str) -> str:

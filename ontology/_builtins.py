@@ -196,6 +196,7 @@ _EVENTS: dict[str, list[str]] = {
         "run_failed",
         "run_interrupted",
         "run_cancelled",
+        "run_resumed",
         "node_started",
         "node_completed",
         "node_failed",

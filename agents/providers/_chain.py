@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Protocol
 
 from agents.providers._simulation import Simulation
@@ -26,23 +27,34 @@ class Chain(Protocol):
 
 
 class SimulatedChain:
-    """A local stand-in for a token chain, with balances, a transaction log and faults."""
+    """A local stand-in for a token chain, with balances, a transaction log and faults.
 
-    def __init__(self) -> None:
-        self.simulation = Simulation("chain")
-        self.balances: dict[str, dict[str, int]] = {}
-        self.transactions: list[tuple[str, str, str, str, int]] = []  # hash, op, from, to, amount
+    With a `path`, the chain's state is kept in that SQLite file, shared across processes.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.simulation = Simulation("chain", path)
+
+    @property
+    def balances(self) -> dict[str, dict[str, int]]:
+        """Each contract's balances by holder."""
+        return self.simulation.all("ledger")
+
+    @property
+    def transactions(self) -> list[tuple[str, str, str, str, int]]:
+        """Every transaction, oldest first: hash, operation, from, to, amount."""
+        return [(tx, *rest) for tx, rest in self.simulation.all("tx").items()]
 
     def deploy(self, symbol: str, owner: str, *, idempotency_key: str) -> str:
         def act() -> str:
             address = (
                 "0x" + hashlib.sha256(self.simulation.new_id(symbol).encode()).hexdigest()[:40]
             )
-            self.balances[address] = {}
+            self.simulation.put("ledger", address, {})
             return address
 
-        return self.simulation.call(
-            "deploy", idempotency_key, {"symbol": symbol, "owner": owner}, act
+        return str(
+            self.simulation.call("deploy", idempotency_key, {"symbol": symbol, "owner": owner}, act)
         )
 
     def mint(self, contract: str, to: str, amount: int, *, idempotency_key: str) -> str:
@@ -77,13 +89,14 @@ class SimulatedChain:
             if target is not None:
                 ledger[target] = ledger.get(target, 0) + amount
             tx = "0x" + hashlib.sha256(self.simulation.new_id("tx").encode()).hexdigest()
-            self.transactions.append((tx, op, source or "", target or "", amount))
+            self.simulation.put("ledger", contract, ledger)
+            self.simulation.put("tx", tx, [op, source or "", target or "", amount])
             return tx
 
-        return self.simulation.call(op, key, request, act)
+        return str(self.simulation.call(op, key, request, act))
 
     def _ledger(self, contract: str) -> dict[str, int]:
-        try:
-            return self.balances[contract]
-        except KeyError:
-            raise UnknownResourceError(f"no token contract {contract}") from None
+        ledger = self.simulation.get("ledger", contract)
+        if ledger is None:
+            raise UnknownResourceError(f"no token contract {contract}")
+        return dict(ledger)

@@ -7,8 +7,10 @@ implementing the protocol, e.g. `ONE_PAYMENTS_PROVIDER=mycompany.billing:StripeP
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import ImportString, TypeAdapter, ValidationError
@@ -31,6 +33,7 @@ class ProviderSettings(BaseSettings):
     chain_provider: str = SIMULATED
     voice_provider: str = SIMULATED
     appearance_provider: str = SIMULATED
+    simulation_path: Path | None = None  # default: simulators.db under ONE_DATA_DIR
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,15 @@ class Providers:
     appearance: Appearance
 
     @classmethod
-    def simulated(cls) -> Providers:
-        """Fresh local simulators for every service."""
-        return cls(SimulatedPayments(), SimulatedChain(), SimulatedVoice(), SimulatedAppearance())
+    def simulated(cls, path: str | Path | None = None) -> Providers:
+        """Local simulators for every service: fresh, in memory, or kept in the SQLite file
+        `path` that every process opening it shares."""
+        return cls(
+            SimulatedPayments(path),
+            SimulatedChain(path),
+            SimulatedVoice(path),
+            SimulatedAppearance(path),
+        )
 
     @classmethod
     def from_settings(cls, settings: ProviderSettings | None = None) -> Providers:
@@ -55,11 +64,14 @@ class Providers:
             ConfigurationError: a path that does not import, or a factory that fails.
         """
         s = settings or ProviderSettings()
+        path = s.simulation_path or Path(os.environ.get("ONE_DATA_DIR", ".one")) / "simulators.db"
         return cls(
-            payments=_make("payments", s.payments_provider, SimulatedPayments),
-            chain=_make("chain", s.chain_provider, SimulatedChain),
-            voice=_make("voice", s.voice_provider, SimulatedVoice),
-            appearance=_make("appearance", s.appearance_provider, SimulatedAppearance),
+            payments=_make("payments", s.payments_provider, lambda: SimulatedPayments(path)),
+            chain=_make("chain", s.chain_provider, lambda: SimulatedChain(path)),
+            voice=_make("voice", s.voice_provider, lambda: SimulatedVoice(path)),
+            appearance=_make(
+                "appearance", s.appearance_provider, lambda: SimulatedAppearance(path)
+            ),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from agents.providers._simulation import Simulation
@@ -31,10 +32,14 @@ class SimulatedVoice:
 
     name = "simulated-voice"
 
-    def __init__(self, *, min_samples: int = 1) -> None:
-        self.simulation = Simulation("voice")
+    def __init__(self, path: str | Path | None = None, *, min_samples: int = 1) -> None:
+        self.simulation = Simulation("voice", path)
         self.min_samples = min_samples
-        self.voices: dict[str, tuple[str, ...]] = {}
+
+    @property
+    def voices(self) -> dict[str, tuple[str, ...]]:
+        """The voices made, with their samples."""
+        return {id: tuple(s) for id, s in self.simulation.all("voice").items()}
 
     def clone_voice(self, label: str, samples: Sequence[str], *, idempotency_key: str) -> str:
         if len(samples) < self.min_samples:
@@ -44,11 +49,11 @@ class SimulatedVoice:
 
         def act() -> str:
             voice_id = self.simulation.new_id("voice")
-            self.voices[voice_id] = tuple(samples)
+            self.simulation.put("voice", voice_id, list(samples))
             return voice_id
 
         request = {"label": label, "samples": list(samples)}
-        return self.simulation.call("clone_voice", idempotency_key, request, act)
+        return str(self.simulation.call("clone_voice", idempotency_key, request, act))
 
 
 class SimulatedAppearance:
@@ -56,9 +61,13 @@ class SimulatedAppearance:
 
     name = "simulated-appearance"
 
-    def __init__(self) -> None:
-        self.simulation = Simulation("appearance")
-        self.avatars: dict[str, tuple[str, ...]] = {}
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.simulation = Simulation("appearance", path)
+
+    @property
+    def avatars(self) -> dict[str, tuple[str, ...]]:
+        """The avatars made, with their images."""
+        return {id: tuple(i) for id, i in self.simulation.all("avatar").items()}
 
     def clone_appearance(self, label: str, images: Sequence[str], *, idempotency_key: str) -> str:
         if not images:
@@ -66,8 +75,8 @@ class SimulatedAppearance:
 
         def act() -> str:
             avatar = self.simulation.new_id("avatar")
-            self.avatars[avatar] = tuple(images)
+            self.simulation.put("avatar", avatar, list(images))
             return avatar
 
         request = {"label": label, "images": list(images)}
-        return self.simulation.call("clone_appearance", idempotency_key, request, act)
+        return str(self.simulation.call("clone_appearance", idempotency_key, request, act))

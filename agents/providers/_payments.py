@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -23,13 +24,20 @@ class Charge(BaseModel):
     currency: str
     status: Literal["succeeded", "refunded", "partially_refunded"] = "succeeded"
     refunded_cents: int = 0
+    reference: str | None = None  # the caller's own id for what was bought (Stripe: metadata)
 
 
 class Payments(Protocol):
-    """Charge a customer and refund a charge, idempotently."""
+    """Charge a customer and refund a charge, idempotently; find a charge by reference."""
 
     def charge(
-        self, customer: str, amount_cents: int, currency: str, *, idempotency_key: str
+        self,
+        customer: str,
+        amount_cents: int,
+        currency: str,
+        *,
+        idempotency_key: str,
+        reference: str | None = None,
     ) -> Charge: ...
 
     def refund(
@@ -38,26 +46,47 @@ class Payments(Protocol):
 
     def get(self, charge_id: str) -> Charge: ...
 
+    def find(self, reference: str) -> Charge | None:
+        """The charge made with `reference`, if any: what to refund when a charge's
+        response never arrived."""
+        ...
+
 
 class SimulatedPayments:
     """A local stand-in for a Stripe-like API: charges, refunds, declines, faults.
 
     `simulation.fail("charge", "lost")` makes the next charge go through but its response
     get lost; retrying with the same idempotency key returns it without charging again.
+    With a `path`, the charges are kept in that SQLite file, shared across processes.
     """
 
-    def __init__(self) -> None:
-        self.simulation = Simulation("payments")
-        self.charges: dict[str, Charge] = {}
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.simulation = Simulation("payments", path)
+
+    @property
+    def charges(self) -> dict[str, Charge]:
+        """Every charge made, oldest first, as it stands now."""
+        return {id: Charge.model_validate(c) for id, c in self.simulation.all("charge").items()}
 
     def charge(
-        self, customer: str, amount_cents: int, currency: str, *, idempotency_key: str
+        self,
+        customer: str,
+        amount_cents: int,
+        currency: str,
+        *,
+        idempotency_key: str,
+        reference: str | None = None,
     ) -> Charge:
         if amount_cents <= 0:
             raise ValueError("amount_cents must be positive")
-        request = {"customer": customer, "amount": amount_cents, "currency": currency}
+        request = {
+            "customer": customer,
+            "amount": amount_cents,
+            "currency": currency,
+            "reference": reference,
+        }
 
-        def act() -> Charge:
+        def act() -> dict[str, object]:
             if customer == DECLINED:
                 raise PaymentDeclinedError(f"the card of {customer!r} was declined")
             charge = Charge(
@@ -65,18 +94,21 @@ class SimulatedPayments:
                 customer=customer,
                 amount_cents=amount_cents,
                 currency=currency.lower(),
+                reference=reference,
             )
-            self.charges[charge.id] = charge
-            return charge
+            self.simulation.put("charge", charge.id, charge.model_dump())
+            if reference is not None:
+                self.simulation.put("reference", reference, charge.id)
+            return charge.model_dump()
 
-        return self.simulation.call("charge", idempotency_key, request, act)
+        return Charge.model_validate(self.simulation.call("charge", idempotency_key, request, act))
 
     def refund(
         self, charge_id: str, *, idempotency_key: str, amount_cents: int | None = None
     ) -> Charge:
         request = {"charge": charge_id, "amount": amount_cents}
 
-        def act() -> Charge:
+        def act() -> dict[str, object]:
             charge = self.get(charge_id)
             amount = (
                 charge.amount_cents - charge.refunded_cents
@@ -88,13 +120,17 @@ class SimulatedPayments:
                 raise ValueError(f"cannot refund {amount} of charge {charge_id}")
             status = "refunded" if refunded == charge.amount_cents else "partially_refunded"
             updated = charge.model_copy(update={"refunded_cents": refunded, "status": status})
-            self.charges[charge_id] = updated
-            return updated
+            self.simulation.put("charge", charge_id, updated.model_dump())
+            return updated.model_dump()
 
-        return self.simulation.call("refund", idempotency_key, request, act)
+        return Charge.model_validate(self.simulation.call("refund", idempotency_key, request, act))
 
     def get(self, charge_id: str) -> Charge:
-        try:
-            return self.charges[charge_id]
-        except KeyError:
-            raise UnknownResourceError(f"no charge {charge_id!r}") from None
+        found = self.simulation.get("charge", charge_id)
+        if found is None:
+            raise UnknownResourceError(f"no charge {charge_id!r}")
+        return Charge.model_validate(found)
+
+    def find(self, reference: str) -> Charge | None:
+        charge_id = self.simulation.get("reference", reference)
+        return None if charge_id is None else self.get(charge_id)
