@@ -202,9 +202,12 @@ def record_clone(
     voice: Media | None = None,
     appearance: Media | None = None,
     temperature: float = 0.7,
+    key: str | None = None,
 ) -> Entity:
     """Create (or, built again, update) the creator's `ai_clone` with its connections and
-    events. It is `active` once it has a voice and an appearance, `draft` until then."""
+    events. It is `active` once it has a voice and an appearance, `draft` until then.
+
+    `key` (a build's id) makes recording it again, as a resumed build does, repeat nothing."""
     creator = content.creator
     clone_id = clone_entity_id(creator.id)
     now = datetime.now(UTC)
@@ -218,6 +221,8 @@ def record_clone(
         "lastTrainingDate": now.isoformat(),
     }
     existing = store.entities.find(clone_id, include_deleted=True)
+    if key and existing and store.events.find(f"clone_trained:{key}"):
+        return existing  # this build was recorded already (its node ran again)
     with store.transaction() as tx:
         if existing is None:
             clone = tx.entities.create(
@@ -250,7 +255,11 @@ def record_clone(
                 tx.entities.restore(clone_id)
             clone = tx.entities.patch(clone_id, properties)
             tx.events.append(
-                "clone_updated", creator.id, clone.id, {"contentCount": len(content.all)}
+                "clone_updated",
+                creator.id,
+                clone.id,
+                {"contentCount": len(content.all)},
+                idempotency_key=f"clone_updated:{key}" if key else None,
             )
         trained = {c.to_id for c in tx.connections.query(clone_id, type="trained_on").items}
         for source in content.all:
@@ -263,6 +272,7 @@ def record_clone(
             creator.id,
             clone_id,
             {"aiCloneId": clone_id, "totalKnowledgeSize": knowledge_size},
+            idempotency_key=f"clone_trained:{key}" if key else None,
         )
     for tag in [*(t.name for t in store.tags.of(creator.id)), "ai_clone"]:
         with contextlib.suppress(DuplicateTagError):
@@ -463,25 +473,37 @@ class Clone:
         )  # no tools are offered; tool calls in the answer, if any, are ignored
         withheld = turn.leaks.found(answer.text)
         text = WITHHELD if withheld else safe_links(answer.text, self.allowed_hosts).strip()
-        return self._record(turn, text, answer.usage, withheld)
+        return self.record(turn, text, answer.usage, withheld)
 
     def stream(self, fan_id: str, message: str, *, key: str | None = None) -> CloneStream:
         """Answer as a stream of text; its `reply` is set once the stream is read."""
         turn = self._turn(fan_id, message, key)
         if isinstance(turn, CloneReply):
             return CloneStream(self, None, turn, None)
-        stream = self.model.stream(
-            turn.messages,
-            creator_id=self.creator.id,
-            max_tokens=self.max_tokens,
-            temperature=self._temperature(),
-        )
-        return CloneStream(self, turn, None, stream)
+        return self.answer(turn)
 
     def _temperature(self) -> float:
         return float(self.entity.properties.get("temperature", 0.7))
 
     def _turn(self, fan_id: str, message: str, key: str | None) -> Turn | CloneReply:
+        fan = self.admit(fan_id, message)
+        if key is not None and (done := self.store.events.find(_key(self.entity.id, key))):
+            return self._replayed(done)
+        hits = self.retriever.search(message, k=self.k)
+        passages = [(Source.of(n, h), h.chunk.text) for n, h in enumerate(hits, 1)]
+        history = [
+            (str(e.metadata["message"]), str(e.metadata["response"])) for e in self._memory(fan.id)
+        ]
+        return self.prepare(fan, message, passages, history, key=key)
+
+    def admit(self, fan_id: str, message: str) -> Entity:
+        """The fan, if their message may be answered (a step of the chat graph).
+
+        Raises:
+            MessageRejectedError: the message is empty or too long.
+            NotFoundError: no such fan.
+            AccessDeniedError: the token gate is on and the fan holds no tokens.
+        """
         if not message.strip():
             raise MessageRejectedError("the message is empty: ask the clone something")
         if len(message) > self.max_message_chars:
@@ -490,33 +512,52 @@ class Clone:
                 f"{self.max_message_chars}. Shorten it"
             )
         fan = self.store.entities.get(fan_id)
-        if key is not None and (done := self.store.events.find(_key(self.entity.id, key))):
-            return self._replayed(done)
         if self.token_gate and not holds_tokens(self.store, fan.id, self.creator.id):
             raise AccessDeniedError(
                 f"{fan.name} holds none of {self.creator.name}'s tokens: purchase tokens to "
                 f"chat with {self.creator.name}'s AI clone"
             )
-        hits = self.retriever.search(message, k=self.k)
+        return fan
+
+    def prepare(
+        self,
+        fan: Entity,
+        message: str,
+        passages: Sequence[tuple[Source, str]],
+        history: Sequence[tuple[str, str]],
+        *,
+        key: str | None = None,
+    ) -> Turn:
+        """The messages for one answer: instructions, earlier turns, then the passages
+        (fenced, numbered for citing) and the question."""
         fence = Fence()
         system = self._system(fence)
         messages: list[BaseMessage] = [SystemMessage(system)]
-        for earlier in self._memory(fan.id):
+        for asked, answered in history[-self.history :] if self.history > 0 else []:
             messages += [  # defused again: a template token must not come back to life
-                HumanMessage(defuse(str(earlier.metadata["message"]))),
-                AIMessage(defuse(str(earlier.metadata["response"]))),
+                HumanMessage(defuse(asked)),
+                AIMessage(defuse(answered)),
             ]
-        passages = "\n".join(
-            fence.wrap(h.chunk.text, f"[{n}] {h.chunk.title}") for n, h in enumerate(hits, 1)
-        )
+        fenced = "\n".join(fence.wrap(text, f"[{s.n}] {s.title}") for s, text in passages)
         messages.append(
             HumanMessage(
-                f"Passages from your content:\n{passages or '(none found)'}\n\n"
+                f"Passages from your content:\n{fenced or '(none found)'}\n\n"
                 f"My question: {defuse(message)}"
             )
         )
-        sources = [Source.of(n, h) for n, h in enumerate(hits, 1)]
+        sources = [s for s, _ in passages]
         return Turn(fan, message, key, messages, sources, Leaks(system, fence))
+
+    def answer(self, turn: Turn, *, record: bool = True) -> CloneStream:
+        """The model's answer to a prepared turn, streamed through the guard; reading it
+        to the end records the turn (unless `record` is False: then `record()` it)."""
+        stream = self.model.stream(
+            turn.messages,
+            creator_id=self.creator.id,
+            max_tokens=self.max_tokens,
+            temperature=self._temperature(),
+        )
+        return CloneStream(self, turn, None, stream, record=record)
 
     def _system(self, fence: Fence) -> str:
         name = self.creator.name
@@ -544,7 +585,12 @@ class Clone:
         )
         return list(reversed(page.items))
 
-    def _record(self, turn: Turn, text: str, usage: Usage | None, withheld: bool) -> CloneReply:
+    def record(self, turn: Turn, text: str, usage: Usage | None, withheld: bool) -> CloneReply:
+        """Write the turn (`clone_interaction`, once per `turn.key`) and count it."""
+        if turn.key is not None and (
+            done := self.store.events.find(_key(self.entity.id, turn.key))
+        ):
+            return self._replayed(done)
         cited = sorted({s.chunk_id for s in turn.sources if f"[{s.n}]" in text})
         metadata = {
             "message": turn.message,
@@ -603,16 +649,19 @@ class CloneStream:
         turn: Turn | None,
         reply: CloneReply | None,
         stream: Stream | None,
+        *,
+        record: bool = True,
     ) -> None:
-        self._clone, self._turn, self._stream = clone, turn, stream
+        self._clone, self._turn, self._stream, self._record = clone, turn, stream, record
         self.reply = reply
+        self.answered: tuple[str, Usage | None, bool] | None = None  # text, usage, withheld
 
     def __iter__(self) -> Iterator[str]:
         if self._turn is None or self._stream is None:  # a replayed request
             assert self.reply is not None
             yield self.reply.text
             return
-        if self.reply is not None:
+        if self.reply is not None or self.answered is not None:
             raise AgentsError("a CloneStream can be read once")
         guard = SafeStream(self._clone.allowed_hosts, self._turn.leaks)
         shown: list[str] = []
@@ -632,7 +681,9 @@ class CloneStream:
                 yield out
         usage = self._stream.reply.usage if self._stream.reply else None
         text = "".join(shown).strip()
-        self.reply = self._clone._record(self._turn, text, usage, guard.withheld)
+        self.answered = (text, usage, guard.withheld)
+        if self._record:
+            self.reply = self._clone.record(self._turn, text, usage, guard.withheld)
 
 
 def holds_tokens(store: Store, fan_id: str, creator_id: str) -> bool:

@@ -5,23 +5,31 @@ accepted in the ontology before they start and checkpointed after every step
 (`Runs`, on a `checkpointer`), so a run killed at any point resumes where it stopped.
 """
 
-from graphs import daily, launch, purchase
+from graphs import clone, daily, launch, purchase
 from graphs._checkpoint import checkpointer, default_url
 from graphs._deps import Deps
 from graphs._nodes import Call, Step, agent_step, recorded
-from graphs._runs import Run, Runs
+from graphs._runs import Run, Runs, RunStream
 
-GRAPHS = {launch.NAME: launch.build, daily.NAME: daily.build, purchase.NAME: purchase.build}
+GRAPHS = {
+    clone.BUILD: clone.build_graph,
+    clone.CHAT: clone.chat_graph,
+    launch.NAME: launch.build,
+    daily.NAME: daily.build,
+    purchase.NAME: purchase.build,
+}
 
 __all__ = [
     "GRAPHS",
     "Call",
     "Deps",
     "Run",
+    "RunStream",
     "Runs",
     "Step",
     "agent_step",
     "checkpointer",
+    "clone",
     "daily",
     "default_url",
     "launch",

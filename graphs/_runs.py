@@ -13,7 +13,7 @@ from __future__ import annotations
 import builtins
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -89,38 +89,8 @@ class Runs:
             InvalidInputError: an unknown graph, or a `run_id` used before with another input.
             NotFoundError: the input's creator does not exist.
         """
-        self.compiled(graph)
-        creator = str(input.get("creator_id", ""))
-        self.deps.store.entities.get(creator)  # a clear NotFoundError before anything runs
-        run_id = _normal(run_id) if run_id else str(uuid.uuid4())
-        thread_id = thread_id or run_id
-        accepted = self.deps.store.events.find(f"run_accepted:{run_id}")
-        if accepted is None:
-            try:
-                self.deps.store.events.append(
-                    "run_accepted",
-                    creator,
-                    None,
-                    {
-                        "graph": graph,
-                        "threadId": thread_id,
-                        "input": dict(input),
-                        "acceptedBy": uuid.uuid4().hex,  # makes a concurrent twin conflict
-                    },
-                    run_id=run_id,
-                    idempotency_key=f"run_accepted:{run_id}",
-                )
-            except IdempotencyConflictError:  # another caller accepted it a moment ago
-                accepted = self.deps.store.events.find(f"run_accepted:{run_id}")
-        if accepted is not None:
-            if accepted.metadata.get("input") != _plain(input) or (
-                accepted.metadata.get("graph") != graph
-            ):
-                raise InvalidInputError(
-                    "run_id", f"run {run_id} was started with another input; use a new run id"
-                )
-            return self.get(run_id)
-        return self._drive(run_id, dict(input))
+        run_id, fresh = self._accept(graph, input, run_id, thread_id)
+        return self._drive(run_id, dict(input)) if fresh else self.get(run_id)
 
     def resume(self, run_id: str, value: Any = None) -> Run:
         """Carry on with a run: answer its pending interrupt with `value`, or, for a run
@@ -219,20 +189,78 @@ class Runs:
         accepted = next(e for e in run.events if e.type == "run_accepted")
         return dict(accepted.metadata["input"])
 
+    def stream(
+        self,
+        graph: str,
+        input: Mapping[str, Any],
+        *,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+    ) -> RunStream:
+        """`start`, yielding what the nodes stream (`get_stream_writer()`) as they go;
+        the stream's `run` is set once it has been read to the end."""
+        run_id, fresh = self._accept(graph, input, run_id, thread_id)
+        if not fresh:
+            return RunStream(iter(()), lambda: self.get(run_id))
+        return RunStream(self._driving(run_id, dict(input)), lambda: self.get(run_id))
+
+    def _accept(
+        self, graph: str, input: Mapping[str, Any], run_id: str | None, thread_id: str | None
+    ) -> tuple[str, bool]:
+        """Record `run_accepted` (before anything runs); False if it already was."""
+        self.compiled(graph)
+        creator = str(input.get("creator_id", ""))
+        self.deps.store.entities.get(creator)  # a clear NotFoundError before anything runs
+        run_id = _normal(run_id) if run_id else str(uuid.uuid4())
+        accepted = self.deps.store.events.find(f"run_accepted:{run_id}")
+        if accepted is None:
+            try:
+                self.deps.store.events.append(
+                    "run_accepted",
+                    creator,
+                    None,
+                    {
+                        "graph": graph,
+                        "threadId": thread_id or run_id,
+                        "input": dict(input),
+                        "acceptedBy": uuid.uuid4().hex,  # makes a concurrent twin conflict
+                    },
+                    run_id=run_id,
+                    idempotency_key=f"run_accepted:{run_id}",
+                )
+                return run_id, True
+            except IdempotencyConflictError:  # another caller accepted it a moment ago
+                found = self.deps.store.events.find(f"run_accepted:{run_id}")
+                assert found is not None
+                accepted = found
+        if (
+            accepted.metadata.get("input") != _plain(input)
+            or accepted.metadata.get("graph") != graph
+        ):
+            raise InvalidInputError(
+                "run_id", f"run {run_id} was started with another input; use a new run id"
+            )
+        return run_id, False
+
     def _drive(self, run_id: str, input: Any) -> Run:
+        for _ in self._driving(run_id, input):
+            pass
+        return self.get(run_id)
+
+    def _driving(self, run_id: str, input: Any) -> Iterator[Any]:
         run = self.get(run_id)
         if run.status != "accepted":  # running again: a crash from here on leaves it unfinished
             self._end(run, "run_resumed")
         config: Any = {"configurable": {"thread_id": run.thread_id}, "run_id": uuid.UUID(run_id)}
         try:
-            self.compiled(run.graph).invoke(input, config, context=self.deps, durability="sync")
+            yield from self.compiled(run.graph).stream(
+                input, config, context=self.deps, durability="sync", stream_mode="custom"
+            )
         except Exception as error:
             self._end(run, "run_failed", error=str(error)[:500])
             raise
         after = self.get(run_id)
-        kind = "run_interrupted" if after.interrupts else "run_completed"
-        self._end(run, kind)
-        return self.get(run_id)
+        self._end(run, "run_interrupted" if after.interrupts else "run_completed")
 
     def _end(self, run: Run, kind: str, **metadata: Any) -> None:
         self.deps.store.events.append(
@@ -242,6 +270,19 @@ class Runs:
             {"graph": run.graph, **metadata, "threadId": run.thread_id},
             run_id=run.id,
         )
+
+
+class RunStream:
+    """What a run's nodes stream, as they stream it; then `run`, the run as it ended.
+    Read it once, to the end (a run left half-read stops where it was; resume it)."""
+
+    def __init__(self, chunks: Iterator[Any], finish: Callable[[], Run]) -> None:
+        self._chunks, self._finish = chunks, finish
+        self.run: Run | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        yield from self._chunks
+        self.run = self._finish()
 
 
 def _plain(input: Mapping[str, Any]) -> Any:

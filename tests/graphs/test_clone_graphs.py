@@ -1,0 +1,148 @@
+"""Building the clone and chatting with it, as graph runs: parallel build steps, a thread
+per (clone, fan) that remembers across turns and restarts, guarded streaming."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+from agents import Model, ScriptedChatModel, clone_entity_id, fan
+from agents.errors import AccessDeniedError, InsufficientContentError
+from agents.providers import Providers
+from graphs import Deps, Runs, checkpointer, clone
+from tests.agents.conftest import World
+from tests.agents.test_clone import PERSONALITY
+
+
+@contextmanager
+def running(
+    world: World, tmp_path: Path, *replies: object, providers: Providers | None = None
+) -> Iterator[Runs]:
+    model = Model(ScriptedChatModel(replies=list(replies)), name="scripted")
+    deps = Deps(
+        world.store,
+        model,
+        knowledge=world.knowledge,
+        providers=providers or Providers.simulated(),
+        registry=world.registry,
+    )
+    with checkpointer(f"sqlite:///{tmp_path / 'checkpoints.db'}") as saver:
+        yield Runs(deps, saver, {clone.BUILD: clone.build_graph(), clone.CHAT: clone.chat_graph()})
+
+
+def nodes(world: World, run_id: str) -> list[tuple[str, str]]:
+    return [
+        (e.type, str(e.metadata["node"]))
+        for e in world.store.events.read_run(run_id)
+        if e.type.startswith("node_")
+    ]
+
+
+def build(world: World, tmp_path: Path, providers: Providers | None = None) -> str:
+    with running(world, tmp_path, PERSONALITY, providers=providers) as runs:
+        run = runs.start(clone.BUILD, {"creator_id": world.creator_id})
+    assert run.status == "completed"
+    return run.id
+
+
+def test_the_build_checks_then_runs_voice_appearance_and_personality_then_records(
+    world: World, tmp_path: Path
+) -> None:
+    providers = Providers.simulated()
+    run_id = build(world, tmp_path, providers)
+    store, clone_id = world.store, clone_entity_id(world.creator_id)
+    entity = store.entities.get(clone_id)
+    assert entity.status == "active"
+    assert entity.properties["voiceId"] in providers.voice.voices  # type: ignore[attr-defined]
+    assert entity.properties["systemPrompt"] == PERSONALITY.system_prompt
+    steps = nodes(world, run_id)
+    assert steps[:2] == [("node_started", "check"), ("node_completed", "check")]
+    assert steps[-2:] == [("node_started", "record"), ("node_completed", "record")]
+    middle = {n for _, n in steps[2:-2]}
+    assert middle == {"personality", "voice", "appearance"}
+    kinds = [e.type for e in store.events.timeline(target_id=clone_id, limit=50).items]
+    assert kinds.count("clone_created") == 1 and kinds.count("clone_trained") == 1
+    assert kinds.count("voice_cloned") == 1 and kinds.count("appearance_cloned") == 1
+
+
+def test_a_failing_voice_provider_leaves_a_draft_and_says_why(world: World, tmp_path: Path) -> None:
+    providers = Providers.simulated()
+    providers.voice.simulation.fail("clone_voice", "unavailable", times=3)  # type: ignore[attr-defined]
+    with running(world, tmp_path, PERSONALITY, providers=providers) as runs:
+        run = runs.start(clone.BUILD, {"creator_id": world.creator_id})
+    assert run.status == "completed" and run.values["status"] == "draft"
+    assert run.values["errors"][0].startswith("voice: simulated-voice: ProviderUnavailableError")
+    assert ("node_failed", "voice") in nodes(world, run.id)
+
+
+def test_a_creator_without_enough_content_gets_the_check_s_error_and_nothing_else(
+    world: World, tmp_path: Path
+) -> None:
+    thin = world.store.entities.create("creator", "Theo").id
+    with running(world, tmp_path) as runs:  # no replies: the model is never asked
+        with pytest.raises(InsufficientContentError, match="Ingest 3 more videos"):
+            runs.start(clone.BUILD, {"creator_id": thin})
+        (run,) = runs.list()
+    assert run.status == "failed"
+    assert [n for _, n in nodes(world, run.id)] == ["check", "check"]
+
+
+def answering(prefix: str):  # type: ignore[no-untyped-def]
+    """A model reply that tells which turns it was shown: the earlier questions."""
+
+    def reply(messages: list[BaseMessage]) -> str:
+        earlier = [str(m.content) for m in messages[1:-1] if m.type == "human"]
+        return f"{prefix} (I remember {len(earlier)} earlier: {'; '.join(earlier)}) [1]"
+
+    return reply
+
+
+def test_a_thread_per_fan_remembers_across_turns_and_restarts(world: World, tmp_path: Path) -> None:
+    build(world, tmp_path)
+    sam = fan(world.store, world.creator_id, "sam").id
+    ada = fan(world.store, world.creator_id, "ada").id
+    with running(world, tmp_path, answering("One"), answering("Two")) as runs:
+        first = clone.chat(runs, world.creator_id, sam, "How long do I rest the dough?")
+        other = clone.chat(runs, world.creator_id, ada, "What knife do you use?")
+    assert "remember 0 earlier" in first.text and "remember 0 earlier" in other.text
+    assert first.sources and first.run.thread_id == clone.thread_of(world.creator_id, sam)
+    with running(world, tmp_path, answering("Three")) as runs:  # a new process, same files
+        again = clone.chat(runs, world.creator_id, sam, "And at what temperature?")
+    assert "remember 1 earlier: How long do I rest the dough?" in again.text
+    assert again.run.values["history"][0][0] == "How long do I rest the dough?"
+    interactions = world.store.events.timeline(type="clone_interaction", actor_id=sam).items
+    assert [e.metadata["message"] for e in interactions] == [
+        "How long do I rest the dough?",
+        "And at what temperature?",
+    ]
+    assert [n for _, n in nodes(world, again.run.id)][::2] == ["retrieve", "respond", "record"]
+
+
+def test_the_answer_streams_through_the_guard_and_a_retried_key_repeats_nothing(
+    world: World, tmp_path: Path
+) -> None:
+    build(world, tmp_path)
+    sam = fan(world.store, world.creator_id, "sam").id
+    answer = "Rest it an hour [1]. Details at https://evil.example/steal and more words to flush."
+    with running(world, tmp_path, answer) as runs:
+        pieces = list(clone.chat_stream(runs, world.creator_id, sam, "Rest?", key="req-1"))
+        text = "".join(pieces)
+        assert len(pieces) > 1 and "evil.example" not in text and "[link removed]" in text
+        replayed = clone.chat(runs, world.creator_id, sam, "Rest?", key="req-1")
+    assert replayed.text == text.strip()
+    assert len(world.store.events.timeline(type="clone_interaction", actor_id=sam).items) == 1
+
+
+def test_the_token_gate_stops_a_fan_before_any_model_call(world: World, tmp_path: Path) -> None:
+    build(world, tmp_path)
+    sam = fan(world.store, world.creator_id, "sam").id
+    model = Model(ScriptedChatModel(replies=[]), name="scripted")
+    deps = Deps(world.store, model, knowledge=world.knowledge, registry=world.registry)
+    with checkpointer(f"sqlite:///{tmp_path / 'c.db'}") as saver:
+        runs = Runs(deps, saver, {clone.CHAT: clone.chat_graph(token_gate=True)})
+        with pytest.raises(AccessDeniedError, match="purchase tokens"):
+            clone.chat(runs, world.creator_id, sam, "Hello?")
