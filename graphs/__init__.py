@@ -5,7 +5,7 @@ accepted in the ontology before they start and checkpointed after every step
 (`Runs`, on a `checkpointer`), so a run killed at any point resumes where it stopped.
 """
 
-from graphs import clone, daily, launch, purchase
+from graphs import clone, daily, elevate, launch, purchase
 from graphs._checkpoint import checkpointer, default_url
 from graphs._deps import Deps
 from graphs._nodes import Call, Step, agent_step, recorded
@@ -16,6 +16,7 @@ GRAPHS = {
     clone.CHAT: clone.chat_graph,
     launch.NAME: launch.build,
     daily.NAME: daily.build,
+    elevate.NAME: elevate.build,
     purchase.NAME: purchase.build,
 }
 
@@ -32,6 +33,7 @@ __all__ = [
     "clone",
     "daily",
     "default_url",
+    "elevate",
     "launch",
     "purchase",
     "recorded",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from agents import AgentRegistry, Model
 from agents.providers import Providers
@@ -12,7 +14,8 @@ from ontology import Store
 
 @dataclass(frozen=True)
 class Deps:
-    """The ontology store, the creator's knowledge, the model, the providers, the agents.
+    """The ontology store, the creator's knowledge, the model, the providers, the agents,
+    and the clock.
 
     LangGraph does not save the context in checkpoints: every start and resume passes it
     again (`Runs` does).
@@ -23,3 +26,4 @@ class Deps:
     knowledge: Knowledge | None = None
     providers: Providers = field(default_factory=Providers.simulated)
     registry: AgentRegistry = field(default_factory=AgentRegistry.default)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # a clock tests set

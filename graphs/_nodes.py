@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 
 from agents import Usage, agent_entity_id
@@ -75,6 +76,8 @@ def recorded(graph: str, name: str, step: Step, *, agent: str | None = None) -> 
         started = time.perf_counter()
         try:
             update = step(state, call)
+        except GraphBubbleUp:  # an interrupt: the node is waiting, and ends when resumed
+            raise
         except Exception as error:
             _finish(store, actor, about, call, started, run_id, failed=str(error))
             raise

@@ -84,6 +84,7 @@ _ENTITIES: dict[str, dict[str, str]] = {
     # Used by the design documents' flows, missing from the canonical list.
     "flows": {
         "business_function": "a function of the business; an agent manages it (reference §4)",
+        "journey": "an audience member's way through a journey such as ELEVATE (reference §5)",
     },
 }
 
