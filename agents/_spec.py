@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 
 from pydantic import BaseModel
 
@@ -62,11 +63,30 @@ class AgentRegistry:
         self._specs: dict[str, AgentSpec] = {}
 
     @classmethod
-    def default(cls) -> AgentRegistry:
+    def default(cls, *, plugins: bool = True) -> AgentRegistry:
+        """ONE's ten agents, and those installed packages declare as entry points in the
+        group `one.agents` (each naming an `AgentSpec`), unless `plugins` is False.
+
+        Raises:
+            ConfigurationError: an entry point that does not load to an `AgentSpec`.
+        """
         from agents._builtin_agents import BUILTIN_AGENTS
 
         registry = cls()
         for spec in BUILTIN_AGENTS:
+            registry.register(spec)
+        for entry in entry_points(group="one.agents") if plugins else ():
+            try:
+                spec = entry.load()
+            except Exception as e:
+                raise ConfigurationError(
+                    f"the agent plugin {entry.name} = {entry.value} does not load: {e}"
+                ) from e
+            if not isinstance(spec, AgentSpec):
+                raise ConfigurationError(
+                    f"the agent plugin {entry.name} = {entry.value} is a "
+                    f"{type(spec).__name__}, not an AgentSpec"
+                )
             registry.register(spec)
         return registry
 

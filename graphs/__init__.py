@@ -5,6 +5,13 @@ accepted in the ontology before they start and checkpointed after every step
 (`Runs`, on a `checkpointer`), so a run killed at any point resumes where it stopped.
 """
 
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+from langgraph.graph import StateGraph
+
+from agents.errors import ConfigurationError
 from graphs import clone, daily, elevate, launch, purchase
 from graphs._checkpoint import checkpointer, default_url
 from graphs._deps import Deps
@@ -20,8 +27,35 @@ GRAPHS = {
     purchase.NAME: purchase.build,
 }
 
+Builder = Callable[[], StateGraph[Any, Deps, Any, Any]]
+
+
+def available(*, plugins: bool = True) -> dict[str, Builder]:
+    """ONE's graphs, and those installed packages declare as entry points in the group
+    `one.graphs` (each naming a function that builds a `StateGraph`), by name.
+
+    Raises:
+        ConfigurationError: a plugin that does not load, or takes a name already used.
+    """
+    found: dict[str, Builder] = dict(GRAPHS)
+    for entry in entry_points(group="one.graphs") if plugins else ():
+        try:
+            builder = entry.load()
+        except Exception as e:
+            raise ConfigurationError(
+                f"the graph plugin {entry.name} = {entry.value} does not load: {e}"
+            ) from e
+        if entry.name in found:
+            raise ConfigurationError(f"the graph plugin {entry.name!r} takes a name in use")
+        if not callable(builder):
+            raise ConfigurationError(f"the graph plugin {entry.name} is not a builder function")
+        found[entry.name] = builder
+    return found
+
+
 __all__ = [
     "GRAPHS",
+    "Builder",
     "Call",
     "Deps",
     "Run",
@@ -29,6 +63,7 @@ __all__ = [
     "Runs",
     "Step",
     "agent_step",
+    "available",
     "checkpointer",
     "clone",
     "daily",
