@@ -7,9 +7,10 @@ to a provider carries an idempotency key made from the purchase id, so a node th
 again after a crash repeats nothing, and the same purchase submitted twice (or twenty
 times, from several processes) charges and mints once: the purchase id is the run id.
 
-A response lost in transit is retried with the same key. When it stays lost, the saga
-cannot know whether the provider acted, so compensation finds out: the charge by its
-reference (the purchase id), the mint by asking again with its own key; then it reverses.
+A response lost in transit is retried with the same key. When the saga cannot know whether
+the provider acted (the answers stayed lost, or a process killed after the provider acted
+left no trace but the provider's), compensation finds out: the charge by its reference (the
+purchase id), the mint by asking again with its own key; then it reverses.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from agents.providers import Chain
-from agents.providers.errors import PaymentDeclinedError, ProviderCallError, ResponseLostError
+from agents.providers.errors import PaymentDeclinedError, ProviderCallError
 from graphs._deps import Deps
 from graphs._nodes import Call, Update, recorded
 from graphs._runs import Runs
@@ -48,7 +49,6 @@ class PurchaseState(TypedDict, total=False):
     usd_cents: int
     charge_id: str | None
     tx_hash: str | None
-    mint_unsure: bool  # a mint's response was lost: it may have happened
     status: Status
     compensate: bool
     error: str | None
@@ -189,27 +189,21 @@ def _charge(state: Mapping[str, Any], call: Call) -> Update:
 
 
 def _mint(state: Mapping[str, Any], call: Call) -> Update:
-    pid, chain = str(state["purchase_id"]), call.deps.providers.chain
-    lost = False
-
-    def mint() -> str:
-        nonlocal lost
-        try:
-            return chain.mint(
-                str(state["contract"]),
-                str(state["fan_id"]),
-                int(state["amount"]),
-                idempotency_key=f"purchase:{pid}:mint",
-            )
-        except ResponseLostError:
-            lost = True
-            raise
-
     try:
-        return {"tx_hash": _retrying(mint)}
+        return {"tx_hash": _retrying(lambda: _mint_once(state, call.deps.providers.chain))}
     except ProviderCallError as error:
         call.status, call.error = "failed", f"{type(error).__name__}: {error}"
-        return {"compensate": True, "mint_unsure": lost, "error": f"mint: {error}"}
+        return {"compensate": True, "error": f"mint: {error}"}
+
+
+def _mint_once(state: Mapping[str, Any], chain: Chain) -> str:
+    """Mint the purchase's tokens: once, however often it is asked (the key is the same)."""
+    return chain.mint(
+        str(state["contract"]),
+        str(state["fan_id"]),
+        int(state["amount"]),
+        idempotency_key=f"purchase:{state['purchase_id']}:mint",
+    )
 
 
 def _record(state: Mapping[str, Any], call: Call) -> Update:
@@ -245,17 +239,17 @@ def _compensate(state: Mapping[str, Any], call: Call) -> Update:
         found = _retrying(lambda: providers.payments.find(pid))
         charge_id = found.id if found else None
     tx_hash = state.get("tx_hash")
-    if tx_hash is None and state.get("mint_unsure"):
-        # Asking again with the mint's own key returns the mint if it happened (else mints
+    if tx_hash is None and state.get("charge_id") is not None:
+        # The mint was tried, and may have happened even if this execution only ever heard
+        # "unavailable": an execution killed after the chain minted leaves no trace here.
+        # Asking again with the mint's own key returns that mint if it happened (else mints
         # now); either way the burn below leaves the fan with none of these tokens.
-        tx_hash = _retrying(
-            lambda: providers.chain.mint(
-                str(state["contract"]),
-                str(state["fan_id"]),
-                int(state["amount"]),
-                idempotency_key=f"purchase:{pid}:mint",
-            )
-        )
+        try:
+            tx_hash = _retrying(lambda: _mint_once(state, providers.chain))
+        except ProviderCallError as error:
+            if error.retryable:
+                raise
+            tx_hash = None  # refused (and the refusal is kept under its key): nothing minted
     burned = None
     if tx_hash is not None:
         burned = _retrying(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from agents.providers._simulation import Simulation
 from agents.providers.errors import PaymentDeclinedError, UnknownResourceError
 
-DECLINED = "declined"  # a customer id the simulator always declines
+DECLINED = "declined"  # a customer id the simulator always declines (see also `decline`)
 
 
 class Charge(BaseModel):
@@ -63,6 +63,10 @@ class SimulatedPayments:
     def __init__(self, path: str | Path | None = None) -> None:
         self.simulation = Simulation("payments", path)
 
+    def decline(self, customer: str) -> None:
+        """Decline every charge of `customer` from now on, as a card that stopped working."""
+        self.simulation.put("declined", customer, True)
+
     @property
     def charges(self) -> dict[str, Charge]:
         """Every charge made, oldest first, as it stands now."""
@@ -87,7 +91,7 @@ class SimulatedPayments:
         }
 
         def act() -> dict[str, object]:
-            if customer == DECLINED:
+            if customer == DECLINED or self.simulation.get("declined", customer):
                 raise PaymentDeclinedError(f"the card of {customer!r} was declined")
             charge = Charge(
                 id=self.simulation.new_id("ch"),

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +158,76 @@ def test_providers_are_simulated_by_default_and_real_by_setting(monkeypatch) -> 
         Providers.from_settings(ProviderSettings(voice_provider="nope.nowhere:Voice"))
     with pytest.raises(ConfigurationError, match="failed to start"):
         Providers.from_settings(ProviderSettings(chain_provider="json:loads"))
+
+
+def in_a_process(call: Callable[[], object]) -> int | None:
+    """Run `call` in a forked process and return its exit code (-9: it was killed)."""
+    process = multiprocessing.get_context("fork").Process(target=call)
+    process.start()
+    process.join(timeout=60)
+    return process.exitcode
+
+
+def test_objects_on_one_file_share_the_state_and_the_faults(tmp_path: Path) -> None:
+    path = tmp_path / "simulators.db"
+    here, there = SimulatedPayments(path), SimulatedPayments(path)
+    charge = here.charge("cus_1", 500, "usd", idempotency_key="k", reference="order-1")
+    assert there.charges == {charge.id: charge} and there.find("order-1") == charge
+    assert there.charge("cus_1", 500, "usd", idempotency_key="k", reference="order-1") == charge
+    there.decline("cus_2")
+    with pytest.raises(PaymentDeclinedError):
+        here.charge("cus_2", 500, "usd", idempotency_key="k2")
+    here.simulation.fail("refund", "unavailable")
+    with pytest.raises(ProviderUnavailableError):
+        there.refund(charge.id, idempotency_key="r")
+    assert here.refund(charge.id, idempotency_key="r").status == "refunded"
+    assert SimulatedChain(path).balances == {}  # another service in the same file: its own
+    assert SimulatedPayments().charges == {}  # without a path: in memory, private
+
+
+def test_a_process_sees_what_another_did(tmp_path: Path) -> None:
+    path = tmp_path / "simulators.db"
+    chain = SimulatedChain(path)
+    token = chain.deploy("T", "o", idempotency_key="d")
+    chain.simulation.fail("mint", "lost")  # armed here, fires in the other process
+
+    def mint() -> None:
+        with contextlib.suppress(ResponseLostError):
+            SimulatedChain(path).mint(token, "sam", 5, idempotency_key="m")
+            os._exit(3)  # the fault did not fire
+        os._exit(0)
+
+    assert in_a_process(mint) == 0
+    assert chain.balance_of(token, "sam") == 5
+    assert chain.mint(token, "sam", 5, idempotency_key="m") == chain.transactions[0][0]
+    assert len(chain.transactions) == 1
+
+
+def test_a_crash_before_the_provider_acts_leaves_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "simulators.db"
+    payments = SimulatedPayments(path)
+    payments.simulation.fail("charge", "crash_before")
+
+    def charge() -> None:
+        SimulatedPayments(path).charge("cus_1", 500, "usd", idempotency_key="k")
+        os._exit(3)  # not killed
+
+    assert in_a_process(charge) == -signal.SIGKILL
+    assert payments.charges == {}
+    assert in_a_process(charge) == 3  # the crash was used up: the restarted call goes through
+    assert len(payments.charges) == 1
+
+
+def test_a_crash_after_the_provider_acts_leaves_the_effect(tmp_path: Path) -> None:
+    path = tmp_path / "simulators.db"
+    payments = SimulatedPayments(path)
+    payments.simulation.fail("charge", "crash_after")
+
+    def charge() -> None:
+        SimulatedPayments(path).charge("cus_1", 500, "usd", idempotency_key="k")
+        os._exit(3)
+
+    assert in_a_process(charge) == -signal.SIGKILL
+    [made] = payments.charges.values()  # charged, though the caller never heard of it
+    assert payments.charge("cus_1", 500, "usd", idempotency_key="k") == made
+    assert list(payments.charges) == [made.id]
