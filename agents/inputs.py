@@ -41,14 +41,20 @@ class AgentContext:
         return agent_entity_id(self.creator_id, agent)
 
     def events(self, since: datetime, until: datetime | None = None) -> Iterator[Event]:
-        """The creator's events in a window: by or on the creator and what the creator owns."""
+        """The creator's events in a window: by or on the creator and what the creator owns.
+
+        The graph runtime's own bookkeeping (`run_*`, `node_*`) is left out: it is about
+        ONE, not about the business."""
         mine = {self.creator_id} | _owned(self.store, self.creator_id)
+        bookkeeping = set(self.store.catalogue.names("event", "runtime"))
         cursor, seen = None, 0
         while seen < _MAX_SCANNED:
             page = self.store.events.timeline(
                 since=since, until=until or self.now, limit=1_000, cursor=cursor
             )
             for event in page.items:
+                if event.type in bookkeeping:
+                    continue
                 if event.actor_id in mine or event.target_id in mine:
                     yield event
             seen += len(page.items)

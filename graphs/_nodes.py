@@ -10,6 +10,7 @@ twice; the step gets the same key (`call.key`) for its own effects.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from langgraph.runtime import Runtime
 
 from agents import Usage, agent_entity_id
 from graphs._deps import Deps
+from ontology.errors import IdempotencyConflictError
 
 Update = dict[str, Any]
 
@@ -115,9 +117,9 @@ def _finish(
         while store.events.find(f"{key}:{attempt}") is not None:
             attempt += 1
         key = f"{key}:{attempt}"
-    elif store.events.find(key) is not None:
-        return  # already recorded by the execution a crash interrupted
-    store.events.append(kind, actor, None, metadata, run_id=run_id, idempotency_key=key)
+    # Recorded already, if a crash interrupted the execution after this (latencies differ).
+    with contextlib.suppress(IdempotencyConflictError):
+        store.events.append(kind, actor, None, metadata, run_id=run_id, idempotency_key=key)
 
 
 def agent_step(agent: str, *, task: str | None = None, tolerate_failure: bool = False) -> Step:

@@ -143,7 +143,9 @@ class Runs:
     ) -> builtins.list[Run]:
         """Finish every run a crash left without an ending (resume it from its checkpoint,
         or start it from its input if it never reached one); with `retry_failed`, resume
-        failed runs too. Call it when a process starts, before it takes new work."""
+        failed runs too. A run that fails again is returned as failed; the others go on.
+        Call it when a process starts, before it takes new work, from one process at a
+        time: two recovering the same run at once would both drive it."""
         wanted = {"accepted", "failed"} if retry_failed else {"accepted"}
         cursor, unfinished = None, []
         while True:
@@ -156,9 +158,13 @@ class Runs:
             cursor = page.next_cursor
             if cursor is None:
                 break
-        return [
-            self._drive(run_id, self._input_if_never_checkpointed(run_id)) for run_id in unfinished
-        ]
+        recovered = []
+        for run_id in unfinished:
+            try:
+                recovered.append(self._drive(run_id, self._input_if_never_checkpointed(run_id)))
+            except Exception:  # recorded (`run_failed`); the runs after it are still finished
+                recovered.append(self.get(run_id))
+        return recovered
 
     def prune(self, older_than: timedelta) -> int:
         """Delete the checkpoints of runs that ended more than `older_than` ago; their
@@ -243,24 +249,28 @@ class Runs:
         return run_id, False
 
     def _drive(self, run_id: str, input: Any) -> Run:
-        for _ in self._driving(run_id, input):
+        for _ in self._driving(run_id, input, streaming=False):
             pass
         return self.get(run_id)
 
-    def _driving(self, run_id: str, input: Any) -> Iterator[Any]:
+    def _driving(self, run_id: str, input: Any, *, streaming: bool = True) -> Iterator[Any]:
         run = self.get(run_id)
         if run.status != "accepted":  # running again: a crash from here on leaves it unfinished
             self._end(run, "run_resumed")
         config: Any = {"configurable": {"thread_id": run.thread_id}, "run_id": uuid.UUID(run_id)}
+        graph = self.compiled(run.graph)
         try:
-            yield from self.compiled(run.graph).stream(
-                input, config, context=self.deps, durability="sync", stream_mode="custom"
-            )
+            if streaming:
+                yield from graph.stream(
+                    input, config, context=self.deps, durability="sync", stream_mode="custom"
+                )
+            else:  # nobody reads a stream: no thread pool and waiter for it
+                graph.invoke(input, config, context=self.deps, durability="sync")
         except Exception as error:
             self._end(run, "run_failed", error=str(error)[:500])
             raise
-        after = self.get(run_id)
-        self._end(run, "run_interrupted" if after.interrupts else "run_completed")
+        waiting = graph.get_state({"configurable": {"thread_id": run.thread_id}}).interrupts
+        self._end(run, "run_interrupted" if waiting else "run_completed")
 
     def _end(self, run: Run, kind: str, **metadata: Any) -> None:
         self.deps.store.events.append(

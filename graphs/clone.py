@@ -19,10 +19,11 @@ import operator
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
 
 from agents import Clone, Usage
 from agents._clone import (

@@ -9,9 +9,10 @@ its node `node_failed`) and the others' work goes on and is kept.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
 from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
 
 from graphs._deps import Deps
 from graphs._nodes import agent_step, recorded
