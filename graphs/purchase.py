@@ -29,7 +29,7 @@ from agents.providers import Chain
 from agents.providers.errors import PaymentDeclinedError, ProviderCallError
 from graphs._deps import Deps
 from graphs._nodes import Call, Update, recorded
-from graphs._runs import Runs
+from graphs._runs import Run, Runs
 from ontology import Entity, Store, Transaction
 from ontology.errors import InvalidInputError
 
@@ -111,9 +111,19 @@ def purchase_tokens(runs: Runs, request: PurchaseRequest) -> Purchase:
         },
         run_id=run_id_of(request.purchase_id),
     )
+    return _purchase(run)
+
+
+def recover_purchases(runs: Runs) -> list[Purchase]:
+    """Bring every unfinished purchase to its end: crashed ones resumed, failed ones (a
+    provider that stayed down) tried again. Call it when a process starts."""
+    return [_purchase(run) for run in runs.recover(graph=NAME, retry_failed=True)]
+
+
+def _purchase(run: Run) -> Purchase:
     values = run.values
     return Purchase(
-        request.purchase_id,
+        str(values.get("purchase_id", "")),
         run.id,
         values.get("status", "pending"),
         values.get("charge_id"),

@@ -129,7 +129,7 @@ def main(argv: Sequence[str]) -> None:
         if args.die_after:
             die_after(args.die_after)
         if args.command == "recover":
-            shop.runs.recover(graph=purchase.NAME, retry_failed=True)
+            purchase.recover_purchases(shop.runs)
             return
         if not args.purchase_id:
             parser.error("buy needs a PURCHASE_ID")

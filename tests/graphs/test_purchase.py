@@ -203,8 +203,9 @@ def test_a_refund_that_keeps_failing_fails_the_run_until_recovered(shop: Shop) -
     assert shop.runs.get(run_id).status == "failed"
     [charge] = shop.payments.charges.values()
     assert charge.status == "succeeded"  # charged, not yet refunded
-    [recovered] = shop.runs.recover(graph=purchase.NAME, retry_failed=True)
-    assert recovered.status == "completed" and recovered.values["status"] == "refunded"
+    [recovered] = purchase.recover_purchases(shop.runs)
+    assert recovered.status == "refunded" and recovered.purchase_id == "p1"
+    assert shop.runs.get(run_id).status == "completed"
     assert shop.payments.get(charge.id).status == "refunded"
     assert holdings(shop) == (0, 0) and payment_statuses(shop, "p1") == ["refunded"]
     assert [e[0] for e in nodes(shop, "p1")].count("node_failed") == 2  # mint, compensate
