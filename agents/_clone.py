@@ -39,7 +39,7 @@ from agents.errors import (
 from agents.providers import Appearance, Voice
 from agents.providers.errors import ProviderUnavailableError, ResponseLostError
 from knowledge import Hit, Knowledge
-from ontology import Entity, Event, Store
+from ontology import Entity, Event, Store, every
 from ontology.errors import DuplicateTagError
 
 _IDS = uuid.UUID("5f2b8e61-0c4d-4a9e-b7f3-2d6a1c8e9b05")
@@ -97,14 +97,7 @@ def check_content(
     """
     requirements = requirements or Requirements()
     creator = store.entities.get(creator_id)
-    owned: list[Entity] = []
-    cursor = None
-    while True:
-        page = store.entities.query(owner=creator_id, limit=500, cursor=cursor)
-        owned += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            break
+    owned = list(every(store.entities.query, owner=creator_id, limit=500))
     content_types = set(store.catalogue.names("entity", "content"))
     videos = tuple(e for e in owned if e.type == KINDS["video"])
     audio = tuple(e for e in owned if e.type == KINDS["audio"])

@@ -7,13 +7,14 @@ nothing to say. A developer writes a new input as one more such class.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ontology import Entity, Event, Store
+from ontology import Entity, Event, Store, every
 
 if TYPE_CHECKING:
     from agents._spec import AgentRegistry
@@ -226,26 +227,14 @@ def event_metrics(ctx: AgentContext, days: int) -> dict[str, float]:
 
 def pending_messages(store: Store, creator_id: str, limit: int = 50) -> list[Entity]:
     """The creator's inbound fan messages not yet answered, oldest first."""
-    found: list[Entity] = []
-    cursor = None
-    while len(found) < limit:
-        page = store.entities.query("message", "active", owner=creator_id, cursor=cursor)
-        found += [m for m in page.items if m.properties.get("direction") == "inbound"]
-        cursor = page.next_cursor
-        if cursor is None:
-            break
-    return found[:limit]
+    messages = every(store.entities.query, "message", "active", owner=creator_id)
+    inbound = (m for m in messages if m.properties.get("direction") == "inbound")
+    return list(itertools.islice(inbound, limit))
 
 
 def _owned(store: Store, creator_id: str) -> set[str]:
-    ids: set[str] = set()
-    cursor = None
-    while True:
-        page = store.connections.query(creator_id, type="owns", limit=1_000, cursor=cursor)
-        ids.update(c.to_id for c in page.items)
-        cursor = page.next_cursor
-        if cursor is None:
-            return ids
+    owns = every(store.connections.query, creator_id, type="owns", limit=1_000)
+    return {c.to_id for c in owns}
 
 
 def _brief(event: Event) -> dict[str, Any]:

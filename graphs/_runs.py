@@ -23,7 +23,7 @@ from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.types import Command
 
 from graphs._deps import Deps
-from ontology import Event
+from ontology import Event, every
 from ontology.errors import IdempotencyConflictError, InvalidInputError, NotFoundError
 
 Status = Literal["accepted", "completed", "failed", "interrupted", "cancelled"]
@@ -147,17 +147,14 @@ class Runs:
         Call it when a process starts, before it takes new work, from one process at a
         time: two recovering the same run at once would both drive it."""
         wanted = {"accepted", "failed"} if retry_failed else {"accepted"}
-        cursor, unfinished = None, []
-        while True:
-            page = self.deps.store.events.timeline(type="run_accepted", limit=500, cursor=cursor)
-            for event in page.items:
-                if not event.run_id or (graph and event.metadata.get("graph") != graph):
-                    continue
-                if self.get(event.run_id).status in wanted:
-                    unfinished.append(event.run_id)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
+        accepted = every(self.deps.store.events.timeline, type="run_accepted", limit=500)
+        unfinished = [
+            event.run_id
+            for event in accepted
+            if event.run_id
+            and (not graph or event.metadata.get("graph") == graph)
+            and self.get(event.run_id).status in wanted
+        ]
         recovered = []
         for run_id in unfinished:
             try:
@@ -172,19 +169,12 @@ class Runs:
         cutoff = datetime.now(UTC) - older_than
         deleted = 0
         for kind in ("run_completed", "run_cancelled", "run_failed"):
-            cursor = None
-            while True:
-                page = self.deps.store.events.timeline(
-                    type=kind, until=cutoff, limit=500, cursor=cursor
-                )
-                for event in page.items:
-                    thread = event.metadata.get("threadId")
-                    if thread and self.saver.get_tuple({"configurable": {"thread_id": thread}}):
-                        self.saver.delete_thread(str(thread))
-                        deleted += 1
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
+            ended = every(self.deps.store.events.timeline, type=kind, until=cutoff, limit=500)
+            for event in ended:
+                thread = event.metadata.get("threadId")
+                if thread and self.saver.get_tuple({"configurable": {"thread_id": thread}}):
+                    self.saver.delete_thread(str(thread))
+                    deleted += 1
         return deleted
 
     def _input_if_never_checkpointed(self, run_id: str) -> dict[str, Any] | None:

@@ -26,7 +26,7 @@ from agents.providers.errors import UnknownResourceError
 from graphs._deps import Deps
 from graphs._nodes import Call, Update, recorded
 from graphs._runs import Run, Runs
-from ontology import Store, Transaction
+from ontology import Store, Transaction, every
 from ontology.errors import InvalidInputError
 
 NAME = "elevate"
@@ -83,22 +83,19 @@ def confirm_payment(runs: Runs, run_id: str, payment_id: str) -> Run:
 
 def expire_overdue(runs: Runs) -> list[Run]:
     """End the journeys whose payment gate is past its deadline (run this on a schedule)."""
-    now, ended, seen, cursor = runs.deps.now(), [], set(), None
-    while True:
-        page = runs.deps.store.events.timeline(type="run_interrupted", limit=500, cursor=cursor)
-        for event in page.items:
-            if event.metadata.get("graph") != NAME or not event.run_id or event.run_id in seen:
-                continue
-            seen.add(event.run_id)
-            run = runs.get(event.run_id)
-            if run.status != "interrupted" or not run.interrupts:
-                continue
-            deadline = datetime.fromisoformat(str(run.interrupts[-1].value["deadline"]))
-            if deadline <= now:
-                ended.append(runs.resume(run.id, {"check_deadline": True}))
-        cursor = page.next_cursor
-        if cursor is None:
-            return ended
+    now, ended, seen = runs.deps.now(), [], set()
+    interrupted = every(runs.deps.store.events.timeline, type="run_interrupted", limit=500)
+    for event in interrupted:
+        if event.metadata.get("graph") != NAME or not event.run_id or event.run_id in seen:
+            continue
+        seen.add(event.run_id)
+        run = runs.get(event.run_id)
+        if run.status != "interrupted" or not run.interrupts:
+            continue
+        deadline = datetime.fromisoformat(str(run.interrupts[-1].value["deadline"]))
+        if deadline <= now:
+            ended.append(runs.resume(run.id, {"check_deadline": True}))
+    return ended
 
 
 def _step(name: str) -> Any:

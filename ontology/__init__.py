@@ -9,7 +9,17 @@ from ontology import errors
 from ontology._catalogue import Catalogue, ConnectionType, EntityType, EventType, Kind, TypeDef
 from ontology._database import database_url
 from ontology._metadata import Metadata
-from ontology._records import Connection, Entity, Event, NewEvent, Page, Status, Tag, TagCategory
+from ontology._records import (
+    Connection,
+    Entity,
+    Event,
+    NewEvent,
+    Page,
+    Status,
+    Tag,
+    TagCategory,
+    every,
+)
 from ontology._store import Store, Transaction
 
 __all__ = [
@@ -32,4 +42,5 @@ __all__ = [
     "TypeDef",
     "database_url",
     "errors",
+    "every",
 ]

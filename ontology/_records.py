@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar, cast, overload
 
@@ -183,3 +184,17 @@ class Page(_Record, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = None
+
+
+def every(listing: Callable[..., Page[T]], *args: Any, **query: Any) -> Iterator[T]:
+    """Every item of a paged listing, fetching each page as it is needed.
+
+    Example: `for event in every(store.events.timeline, type="run_accepted", limit=500)`.
+    """
+    cursor: str | None = None
+    while True:
+        page = listing(*args, **query, cursor=cursor)
+        yield from page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ontology import Store
+from ontology import Store, every
 from ontology.errors import (
     ConstraintViolationError,
     InvalidInputError,
@@ -60,6 +60,8 @@ def test_query_by_type_and_status_with_paging(store: Store) -> None:
         if cursor is None:
             break
     assert pages == [["v0", "v1", "v2"], ["v3", "v4", "v5"], ["v6"]]
+    walked = every(store.entities.query, "video", "published", limit=3)  # the same, as one
+    assert [e.name for e in walked] == [name for page in pages for name in page]
     assert [e.id for e in made] == [
         e.id for e in store.entities.query("video", "published", limit=10).items
     ]
