@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 
 from pydantic import BaseModel
 
+from agents import _plugins
 from agents.errors import ConfigurationError
 from agents.inputs import Input, Profile
 from agents.outputs import Report, Writer
@@ -75,13 +75,7 @@ class AgentRegistry:
         registry = cls()
         for spec in BUILTIN_AGENTS:
             registry.register(spec)
-        for entry in entry_points(group="one.agents") if plugins else ():
-            try:
-                spec = entry.load()
-            except Exception as e:
-                raise ConfigurationError(
-                    f"the agent plugin {entry.name} = {entry.value} does not load: {e}"
-                ) from e
+        for entry, spec in _plugins.plugins("one.agents", "agent") if plugins else ():
             if not isinstance(spec, AgentSpec):
                 raise ConfigurationError(
                     f"the agent plugin {entry.name} = {entry.value} is a "

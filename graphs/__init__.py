@@ -6,11 +6,11 @@ accepted in the ontology before they start and checkpointed after every step
 """
 
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any
 
 from langgraph.graph import StateGraph
 
+from agents import _plugins
 from agents.errors import ConfigurationError
 from graphs import clone, daily, elevate, launch, purchase
 from graphs._checkpoint import checkpointer, default_url
@@ -38,13 +38,7 @@ def available(*, plugins: bool = True) -> dict[str, Builder]:
         ConfigurationError: a plugin that does not load, or takes a name already used.
     """
     found: dict[str, Builder] = dict(GRAPHS)
-    for entry in entry_points(group="one.graphs") if plugins else ():
-        try:
-            builder = entry.load()
-        except Exception as e:
-            raise ConfigurationError(
-                f"the graph plugin {entry.name} = {entry.value} does not load: {e}"
-            ) from e
+    for entry, builder in _plugins.plugins("one.graphs", "graph") if plugins else ():
         if entry.name in found:
             raise ConfigurationError(f"the graph plugin {entry.name!r} takes a name in use")
         if not callable(builder):

@@ -125,3 +125,13 @@ def test_a_plugin_that_is_not_what_it_claims_is_refused_clearly(
     with pytest.raises(ConfigurationError, match="'launch_creator' takes a name in use"):
         available()
     assert "broken" not in AgentRegistry.default(plugins=False).names()
+
+
+def test_a_plugin_that_does_not_import_is_named_in_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(tmp_path, "[one.graphs]\nweekly = tests.graphs.no_such_module:build\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ConfigurationError, match=r"graph plugin weekly = tests\.graphs\.no_such"):
+        available()
+    assert "weekly" not in available(plugins=False)
