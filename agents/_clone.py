@@ -466,7 +466,12 @@ class Clone:
         )  # no tools are offered; tool calls in the answer, if any, are ignored
         withheld = turn.leaks.found(answer.text)
         text = WITHHELD if withheld else safe_links(answer.text, self.allowed_hosts).strip()
-        return self.record(turn, text, answer.usage, withheld)
+        return self._record(turn, text, answer.usage, withheld)
+
+    def _record(self, turn: Turn, text: str, usage: Usage | None, withheld: bool) -> CloneReply:
+        return self.record(
+            turn.fan.id, turn.message, turn.sources, text, usage, withheld, key=turn.key
+        )
 
     def stream(self, fan_id: str, message: str, *, key: str | None = None) -> CloneStream:
         """Answer as a stream of text; its `reply` is set once the stream is read."""
@@ -578,33 +583,41 @@ class Clone:
         )
         return list(reversed(page.items))
 
-    def record(self, turn: Turn, text: str, usage: Usage | None, withheld: bool) -> CloneReply:
-        """Write the turn (`clone_interaction`, once per `turn.key`) and count it."""
-        if turn.key is not None and (
-            done := self.store.events.find(_key(self.entity.id, turn.key))
-        ):
+    def record(
+        self,
+        fan_id: str,
+        message: str,
+        sources: Sequence[Source],
+        text: str,
+        usage: Usage | None,
+        withheld: bool,
+        *,
+        key: str | None = None,
+    ) -> CloneReply:
+        """Write a turn (`clone_interaction`, once per `key`) and count it."""
+        if key is not None and (done := self.store.events.find(_key(self.entity.id, key))):
             return self._replayed(done)
-        cited = sorted({s.chunk_id for s in turn.sources if f"[{s.n}]" in text})
+        cited = sorted({s.chunk_id for s in sources if f"[{s.n}]" in text})
         metadata = {
-            "message": turn.message,
+            "message": message,
             "response": text,
             "tokensUsed": (usage.input_tokens + usage.output_tokens) if usage else 0,
-            "sources": [s.chunk_id for s in turn.sources],
+            "sources": [s.chunk_id for s in sources],
             "cited": cited,
             "withheld": withheld,
         }
         with self.store.transaction() as tx:
             event = tx.events.append(
                 "clone_interaction",
-                turn.fan.id,
+                fan_id,
                 self.entity.id,
                 metadata,
-                idempotency_key=_key(self.entity.id, turn.key) if turn.key else None,
+                idempotency_key=_key(self.entity.id, key) if key else None,
             )
             count = int(tx.entities.patch(self.entity.id).properties.get("totalInteractions", 0))
             tx.entities.patch(self.entity.id, {"totalInteractions": count + 1})
         return CloneReply(
-            text=text, sources=turn.sources, usage=usage, event=event, withheld=withheld
+            text=text, sources=list(sources), usage=usage, event=event, withheld=withheld
         )
 
     def _replayed(self, event: Event) -> CloneReply:
@@ -676,7 +689,7 @@ class CloneStream:
         text = "".join(shown).strip()
         self.answered = (text, usage, guard.withheld)
         if self._record:
-            self.reply = self._clone.record(self._turn, text, usage, guard.withheld)
+            self.reply = self._clone._record(self._turn, text, usage, guard.withheld)
 
 
 def holds_tokens(store: Store, fan_id: str, creator_id: str) -> bool:

@@ -190,15 +190,16 @@ def _respond(state: Mapping[str, Any], call: Call, options: Mapping[str, Any]) -
 def _record_turn(state: Mapping[str, Any], call: Call, options: Mapping[str, Any]) -> Update:
     clone = _clone(state, call, options)
     answer = state["answer"]
-    turn = clone.prepare(
-        call.deps.store.entities.get(str(state["fan_id"])),
+    usage = Usage.model_validate(answer["usage"]) if answer.get("usage") else None
+    reply = clone.record(
+        str(state["fan_id"]),
         str(state["message"]),
-        _passages(state),
-        [],
+        [source for source, _ in _passages(state)],
+        str(answer["text"]),
+        usage,
+        bool(answer["withheld"]),
         key=str(state.get("key") or call.key),
     )
-    usage = Usage.model_validate(answer["usage"]) if answer.get("usage") else None
-    reply = clone.record(turn, str(answer["text"]), usage, bool(answer["withheld"]))
     return {
         "history": [[str(state["message"]), str(answer["text"])]],
         "reply_event": reply.event.seq,
