@@ -44,8 +44,7 @@ CREATE TABLE IF NOT EXISTS sim_faults (
 CREATE TABLE IF NOT EXISTS sim_counters (
     service TEXT, prefix TEXT, n INTEGER, PRIMARY KEY (service, prefix));
 CREATE TABLE IF NOT EXISTS sim_objects (
-    service TEXT, kind TEXT, id TEXT, value TEXT, seq INTEGER,
-    PRIMARY KEY (service, kind, id));
+    service TEXT, kind TEXT, id TEXT, value TEXT, PRIMARY KEY (service, kind, id));
 """
 
 
@@ -92,11 +91,10 @@ class Simulation:
     def put(self, kind: str, id: str, value: Any) -> None:
         """Keep an object of the service's state (a charge, a ledger, a voice)."""
         with self._write():
-            self._db.execute(
-                "INSERT INTO sim_objects VALUES (?, ?, ?, ?, "
-                "(SELECT COALESCE(MAX(seq), 0) + 1 FROM sim_objects WHERE service = ?)) "
+            self._db.execute(  # an update keeps the row's rowid: `all` keeps first-kept order
+                "INSERT INTO sim_objects (service, kind, id, value) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (service, kind, id) DO UPDATE SET value = excluded.value",
-                (self.service, kind, id, json.dumps(value), self.service),
+                (self.service, kind, id, json.dumps(value)),
             )
 
     def get(self, kind: str, id: str) -> Any | None:
@@ -112,7 +110,7 @@ class Simulation:
         """Every object of a kind, in the order they were first kept."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, value FROM sim_objects WHERE service = ? AND kind = ? ORDER BY seq",
+                "SELECT id, value FROM sim_objects WHERE service = ? AND kind = ? ORDER BY rowid",
                 (self.service, kind),
             ).fetchall()
         return {id: json.loads(value) for id, value in rows}
