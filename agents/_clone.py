@@ -22,7 +22,6 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from agents._guard import Fence, Leaks, SafeStream, defuse, safe_links
 from agents._model import Model, Reply, Stream
@@ -36,8 +35,7 @@ from agents.errors import (
     OutputParseError,
     PersonalityExtractionError,
 )
-from agents.providers import Appearance, Voice
-from agents.providers.errors import ProviderUnavailableError, ResponseLostError
+from agents.providers import Appearance, Voice, retried
 from knowledge import Hit, Knowledge
 from ontology import Entity, Event, Store, every
 from ontology.errors import DuplicateTagError
@@ -150,7 +148,7 @@ def clone_voice(voice: Voice, content: Content, *, attempts: int = 3) -> tuple[s
     so a lost response is not a second voice). Returns (voice id, samples used)."""
     samples = [e.properties.get("source", e.name) for e in content.audio[:10]]
     key = f"voice:{clone_entity_id(content.creator.id)}:{len(samples)}"
-    voice_id = _retried(attempts)(
+    voice_id = retried(attempts)(
         voice.clone_voice, content.creator.name, samples, idempotency_key=key
     )
     return voice_id, len(samples)
@@ -162,19 +160,10 @@ def clone_appearance(
     """An avatar from frames of up to 5 videos. Returns (appearance id, images used)."""
     images = [f"{e.properties.get('source', e.name)}#frame=1" for e in content.videos[:5]]
     key = f"appearance:{clone_entity_id(content.creator.id)}:{len(images)}"
-    avatar = _retried(attempts)(
+    avatar = retried(attempts)(
         appearance.clone_appearance, content.creator.name, images, idempotency_key=key
     )
     return avatar, len(images)
-
-
-def _retried(attempts: int) -> Retrying:
-    return Retrying(
-        stop=stop_after_attempt(attempts),
-        wait=wait_exponential(multiplier=0.05, max=2),
-        retry=retry_if_exception_type((ProviderUnavailableError, ResponseLostError)),
-        reraise=True,
-    )
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,9 @@ from typing import Any, Literal, TypeVar
 
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ConfigDict, Field
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 from typing_extensions import TypedDict
 
-from agents.providers import Chain
+from agents.providers import Chain, retried
 from agents.providers.errors import PaymentDeclinedError, ProviderCallError
 from graphs._deps import Deps
 from graphs._nodes import Call, Update, recorded
@@ -167,15 +166,7 @@ def balance(store: Store | Transaction, fan_id: str, token_id: str) -> int:
 
 def _retrying(call: Callable[[], T]) -> T:
     """Call a provider, retrying what can be retried (same idempotency key each time)."""
-    for attempt in Retrying(
-        retry=retry_if_exception(lambda e: isinstance(e, ProviderCallError) and e.retryable),
-        stop=stop_after_attempt(4),
-        wait=wait_exponential(multiplier=0.02, max=0.5),
-        reraise=True,
-    ):
-        with attempt:
-            return call()
-    raise AssertionError("unreachable")  # pragma: no cover
+    return retried(4, wait_s=0.02, max_wait_s=0.5)(call)
 
 
 def _charge(state: Mapping[str, Any], call: Call) -> Update:

@@ -11,6 +11,7 @@ from agents.providers._chain import Chain, SimulatedChain
 from agents.providers._config import Providers, ProviderSettings
 from agents.providers._media import Appearance, SimulatedAppearance, SimulatedVoice, Voice
 from agents.providers._payments import Charge, Payments, SimulatedPayments
+from agents.providers._retry import retried
 from agents.providers._simulation import Simulation
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "Simulation",
     "Voice",
     "errors",
+    "retried",
 ]
