@@ -402,6 +402,8 @@ class Clone:
         k: passages retrieved per message; history: earlier turns remembered.
     """
 
+    DEFAULT_K = 4
+
     def __init__(
         self,
         store: Store,
@@ -412,7 +414,7 @@ class Clone:
         *,
         allowed_hosts: Sequence[str] | None = None,
         token_gate: bool = False,
-        k: int = 4,
+        k: int = DEFAULT_K,
         history: int = 6,
         max_message_chars: int = 4_000,
         max_tokens: int = 300,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
@@ -9,12 +11,16 @@ from agents._local import shared_server
 from agents._settings import ModelSettings
 
 
-def chat_model(settings: ModelSettings) -> ChatOpenAI:
-    """A `ChatOpenAI` for the settings. Retries are ONE's (tenacity), so the client's are off."""
+def chat_model(settings: ModelSettings) -> tuple[ChatOpenAI, Callable[[], None] | None]:
+    """A `ChatOpenAI` for the settings, and what to do before each call (the local model's
+    server starts at the first call, not before). Retries are ONE's (tenacity), so the
+    client's are off."""
     base_url: str | None
     key: str | None
+    before_call: Callable[[], None] | None = None
     if settings.backend == "local":
-        base_url, key = shared_server().base_url, "local"
+        server = shared_server(start=False)
+        base_url, key, before_call = server.base_url, "local", _start_local
     elif settings.backend == "compatible":
         base_url, key = settings.base_url, settings.key() or "none"
     else:
@@ -26,4 +32,8 @@ def chat_model(settings: ModelSettings) -> ChatOpenAI:
         temperature=settings.temperature,
         timeout=settings.timeout,
         max_retries=0,
-    )
+    ), before_call
+
+
+def _start_local() -> None:
+    shared_server()  # started once; later calls only check it runs

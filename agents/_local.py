@@ -109,12 +109,13 @@ _shared: dict[Path, LocalServer] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_server(model: Path | None = None) -> LocalServer:
-    """The process's server for `model` (the packaged SmolLM2 by default), started once."""
+def shared_server(model: Path | None = None, *, start: bool = True) -> LocalServer:
+    """The process's server for `model` (the packaged SmolLM2 by default), started once
+    (with `start=False`, not yet: its URL is fixed already)."""
     model = model or packaged_model()
     with _shared_lock:
         server = _shared.get(model) or _shared.setdefault(model, LocalServer(model))
-        if not server.running:  # checked without a request: requests queue on the model
+        if start and not server.running:  # checked without a request: requests queue
             server.start()
         return server
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, Literal, TypeVar
 
 from langchain_core.language_models import BaseChatModel
@@ -81,7 +81,9 @@ class Model:
         total_timeout: float = 180.0,
         budget: Budget | None = None,
         prices: dict[str, tuple[float, float]] = PRICES,
+        before_call: Callable[[], None] | None = None,
     ) -> None:
+        self.before_call = before_call  # e.g. start the local server, at the first call
         self.chat, self.name, self.backend, self.structured = chat, name, backend, structured
         self.max_tokens, self.max_attempts, self.total_timeout = (
             max_tokens,
@@ -98,8 +100,10 @@ class Model:
         from agents._factory import chat_model
 
         settings = settings or ModelSettings()
+        chat, before_call = chat_model(settings)
         return cls(
-            chat_model(settings),
+            chat,
+            before_call=before_call,
             name=settings.model_name(),
             backend=settings.backend,
             structured="json_schema" if settings.backend == "openai" else "function_calling",
@@ -176,6 +180,8 @@ class Model:
     def _check_allowed(self) -> None:
         if requests_blocked() and not getattr(self.chat, "offline", False):
             raise ModelRequestBlockedError(self.name)
+        if self.before_call is not None:
+            self.before_call()
 
     def _retrying(self) -> Retrying:
         return Retrying(

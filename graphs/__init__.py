@@ -12,7 +12,7 @@ from langgraph.graph import StateGraph
 
 from agents import _plugins
 from agents.errors import ConfigurationError
-from graphs import clone, daily, elevate, launch, purchase
+from graphs import agent, clone, daily, elevate, launch, purchase
 from graphs._checkpoint import checkpointer, default_url
 from graphs._deps import Deps
 from graphs._nodes import Call, Step, agent_step, recorded
@@ -25,6 +25,7 @@ GRAPHS = {
     daily.NAME: daily.build,
     elevate.NAME: elevate.build,
     purchase.NAME: purchase.build,
+    agent.NAME: agent.build,
 }
 
 Builder = Callable[[], StateGraph[Any, Deps, Any, Any]]
@@ -56,6 +57,7 @@ __all__ = [
     "RunStream",
     "Runs",
     "Step",
+    "agent",
     "agent_step",
     "available",
     "checkpointer",

@@ -27,6 +27,7 @@ from ontology import Event, every
 from ontology.errors import IdempotencyConflictError, InvalidInputError, NotFoundError
 
 Status = Literal["accepted", "completed", "failed", "interrupted", "cancelled"]
+_UNFINISHED = frozenset({"accepted"})
 _ENDINGS = {
     "run_completed": "completed",
     "run_failed": "failed",
@@ -78,19 +79,41 @@ class Runs:
         *,
         run_id: str | None = None,
         thread_id: str | None = None,
+        trigger: Mapping[str, Any] | None = None,
     ) -> Run:
         """Accept a run (recorded before anything else), then run it to its end or a gate.
 
         `run_id` makes starting idempotent: a run already accepted, by this caller or
         another at the same moment, is returned as it stands and not driven a second time
-        (its driver finishes it; if that process died, `recover()` does).
+        (its driver finishes it; if that process died, `recover()` does). `trigger` says
+        what started it (a schedule: `{"scheduleId": ..., "slot": ...}`); it is kept in
+        `run_accepted`, whose target is the schedule.
 
         Raises:
             InvalidInputError: an unknown graph, or a `run_id` used before with another input.
             NotFoundError: the input's creator does not exist.
         """
-        run_id, fresh = self._accept(graph, input, run_id, thread_id)
+        run_id, fresh = self._accept(graph, input, run_id, thread_id, trigger)
         return self._drive(run_id, dict(input)) if fresh else self.get(run_id)
+
+    def submit(
+        self,
+        graph: str,
+        input: Mapping[str, Any],
+        *,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+        trigger: Mapping[str, Any] | None = None,
+    ) -> tuple[str, bool]:
+        """Accept a run without running it, for a worker to `drive`: its id, and whether
+        this call accepted it (False: it already was, by this caller or another)."""
+        return self._accept(graph, input, run_id, thread_id, trigger)
+
+    def drive(self, run_id: str) -> Run:
+        """Run an accepted run (or one a crash left unfinished): from its input if it
+        never reached a checkpoint, else from its last one. A run being driven elsewhere
+        right now, or no longer waiting to be driven, is returned as it stands."""
+        return self._drive(run_id, self._input_if_never_checkpointed(run_id), expect=_UNFINISHED)
 
     def resume(self, run_id: str, value: Any = None) -> Run:
         """Carry on with a run: answer its pending interrupt with `value`, or, for a run
@@ -144,8 +167,8 @@ class Runs:
         """Finish every run a crash left without an ending (resume it from its checkpoint,
         or start it from its input if it never reached one); with `retry_failed`, resume
         failed runs too. A run that fails again is returned as failed; the others go on.
-        Call it when a process starts, before it takes new work, from one process at a
-        time: two recovering the same run at once would both drive it."""
+        Call it when a process starts, before it takes new work. A run is driven by one
+        process at a time (`Store.hold`): one another process is driving is left to it."""
         wanted = {"accepted", "failed"} if retry_failed else {"accepted"}
         accepted = every(self.deps.store.events.timeline, type="run_accepted", limit=500)
         unfinished = [
@@ -158,7 +181,8 @@ class Runs:
         recovered = []
         for run_id in unfinished:
             try:
-                recovered.append(self._drive(run_id, self._input_if_never_checkpointed(run_id)))
+                input = self._input_if_never_checkpointed(run_id)
+                recovered.append(self._drive(run_id, input, expect=frozenset(wanted)))
             except Exception:  # recorded (`run_failed`); the runs after it are still finished
                 recovered.append(self.get(run_id))
         return recovered
@@ -195,13 +219,18 @@ class Runs:
     ) -> RunStream:
         """`start`, yielding what the nodes stream (`get_stream_writer()`) as they go;
         the stream's `run` is set once it has been read to the end."""
-        run_id, fresh = self._accept(graph, input, run_id, thread_id)
+        run_id, fresh = self._accept(graph, input, run_id, thread_id, None)
         if not fresh:
             return RunStream(iter(()), lambda: self.get(run_id))
         return RunStream(self._driving(run_id, dict(input)), lambda: self.get(run_id))
 
     def _accept(
-        self, graph: str, input: Mapping[str, Any], run_id: str | None, thread_id: str | None
+        self,
+        graph: str,
+        input: Mapping[str, Any],
+        run_id: str | None,
+        thread_id: str | None,
+        trigger: Mapping[str, Any] | None,
     ) -> tuple[str, bool]:
         """Record `run_accepted` (before anything runs); False if it already was."""
         self.compiled(graph)
@@ -214,12 +243,13 @@ class Runs:
                 self.deps.store.events.append(
                     "run_accepted",
                     creator,
-                    None,
+                    str(trigger["scheduleId"]) if trigger and "scheduleId" in trigger else None,
                     {
                         "graph": graph,
                         "threadId": thread_id or run_id,
                         "input": dict(input),
                         "acceptedBy": uuid.uuid4().hex,  # makes a concurrent twin conflict
+                        **({"trigger": dict(trigger)} if trigger else {}),
                     },
                     run_id=run_id,
                     idempotency_key=f"run_accepted:{run_id}",
@@ -238,13 +268,31 @@ class Runs:
             )
         return run_id, False
 
-    def _drive(self, run_id: str, input: Any) -> Run:
-        for _ in self._driving(run_id, input, streaming=False):
+    def _drive(self, run_id: str, input: Any, *, expect: frozenset[str] | None = None) -> Run:
+        for _ in self._driving(run_id, input, streaming=False, expect=expect):
             pass
         return self.get(run_id)
 
-    def _driving(self, run_id: str, input: Any, *, streaming: bool = True) -> Iterator[Any]:
+    def _driving(
+        self,
+        run_id: str,
+        input: Any,
+        *,
+        streaming: bool = True,
+        expect: frozenset[str] | None = None,
+    ) -> Iterator[Any]:
+        """Drive the run, if no other process is (`Store.hold`) and its status is one of
+        `expect` (any, if None) once held."""
+        with self.deps.store.hold(f"drive:{run_id}") as mine:
+            if mine:
+                yield from self._driven(run_id, input, streaming, expect)
+
+    def _driven(
+        self, run_id: str, input: Any, streaming: bool, expect: frozenset[str] | None
+    ) -> Iterator[Any]:
         run = self.get(run_id)
+        if expect is not None and run.status not in expect:
+            return
         if run.status != "accepted":  # running again: a crash from here on leaves it unfinished
             self._end(run, "run_resumed")
         config: Any = {"configurable": {"thread_id": run.thread_id}, "run_id": uuid.UUID(run_id)}

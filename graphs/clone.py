@@ -42,7 +42,7 @@ from agents._clone import (
 from agents.errors import ConfigurationError
 from graphs._deps import Deps
 from graphs._nodes import Call, Update, recorded
-from graphs._runs import Run, Runs
+from graphs._runs import Run, Runs, RunStream
 from knowledge import Knowledge
 
 BUILD = "clone_build"
@@ -253,11 +253,29 @@ def chat(
 
 def chat_stream(
     runs: Runs, creator_id: str, fan_id: str, message: str, *, key: str | None = None
-) -> Iterator[str]:
+) -> ChatStream:
     """One turn, as the checked text streams out; the turn is recorded at its end."""
     input = {"creator_id": creator_id, "fan_id": fan_id, "message": message, "key": key}
-    for piece in runs.stream(CHAT, input, **_ids(creator_id, fan_id, key)):
-        yield str(piece)
+    return ChatStream(runs.stream(CHAT, input, **_ids(creator_id, fan_id, key)))
+
+
+class ChatStream:
+    """A turn's text as it streams (read it once, to the end); then `turn`, the whole turn
+    with its sources. A replayed request (same `key`) streams the recorded answer."""
+
+    def __init__(self, stream: RunStream) -> None:
+        self._stream = stream
+        self.turn: ChatTurn | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        streamed = False
+        for piece in self._stream:
+            streamed = True
+            yield str(piece)
+        assert self._stream.run is not None
+        self.turn = _turn(self._stream.run)
+        if not streamed and self.turn.text:  # nothing ran: the turn was answered before
+            yield self.turn.text
 
 
 def _ids(creator_id: str, fan_id: str, key: str | None) -> dict[str, Any]:

@@ -86,6 +86,11 @@ _ENTITIES: dict[str, dict[str, str]] = {
         "business_function": "a function of the business; an agent manages it (reference §4)",
         "journey": "an audience member's way through a journey such as ELEVATE (reference §5)",
     },
+    # ONE's own operations: what runs when, and who may call ONE's server.
+    "operations": {
+        "schedule": "a cron schedule of an agent or graph for a creator",
+        "api_key": "a key to ONE's server, scoped to one creator (only its hash is kept)",
+    },
 }
 
 _CONNECTIONS: dict[str, dict[str, str]] = {
@@ -202,6 +207,8 @@ _EVENTS: dict[str, list[str]] = {
         "node_completed",
         "node_failed",
     ],
+    # ONE's operations.
+    "operations": ["schedule_changed", "api_key_changed"],
 }
 
 _CONNECTION_METADATA: dict[str, type[BaseModel]] = {
@@ -239,13 +246,24 @@ _EVENT_METADATA: dict[str, type[BaseModel]] = {
     "metric_calculated": m.MetricCalculated,
     "journey_step_completed": m.JourneyStepCompleted,
     "progress_updated": m.ProgressUpdated,
+    "schedule_changed": m.Changed,
+    "api_key_changed": m.Changed,
+}
+
+
+_ENTITY_PROPERTIES: dict[str, type[BaseModel]] = {
+    "schedule": m.Schedule,
+    "api_key": m.ApiKey,
 }
 
 
 def _build() -> tuple[TypeDef, ...]:
     types: list[TypeDef] = []
     for group, entities in _ENTITIES.items():
-        types += [EntityType(name, group, desc) for name, desc in entities.items()]
+        types += [
+            EntityType(name, group, desc, _ENTITY_PROPERTIES.get(name))
+            for name, desc in entities.items()
+        ]
     for group, connections in _CONNECTIONS.items():
         types += [
             ConnectionType(name, group, desc, _CONNECTION_METADATA.get(name))

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, text
+from sqlalchemy import func, insert, or_, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -115,8 +115,12 @@ class Events:
         limit: int = 100,
         cursor: str | None = None,
         newest_first: bool = False,
+        involving: Sequence[str] | None = None,
+        after_seq: int | None = None,
     ) -> Page[Event]:
-        """Events by actor, target, type, run and time range (`since` <= t < `until`), paged."""
+        """Events by actor, target, type, run and time range (`since` <= t < `until`), paged;
+        `involving`: whose actor or target is one of these ids; `after_seq`: appended after
+        that event (to follow a timeline)."""
         if type is not None:
             self._scope.catalogue.get("event", type)
         query = where_equal(
@@ -128,6 +132,13 @@ class Events:
                 (EventRow.run_id, run_id),
             ],
         )
+        if involving is not None:
+            ids = list(involving)
+            query = query.where(
+                or_(col(EventRow.actor_id).in_(ids), col(EventRow.target_id).in_(ids))
+            )
+        if after_seq is not None:
+            query = query.where(col(EventRow.seq) > after_seq)
         if since is not None:
             query = query.where(col(EventRow.timestamp) >= to_ms(since))
         if until is not None:

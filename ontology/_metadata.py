@@ -222,3 +222,34 @@ class Notified(Metadata):
     delivered_at: datetime | None = None
     read_at: datetime | None = None
     clicked: bool | None = None
+
+
+# ONE's operations: schedules and API keys (entity properties, and their change events).
+
+
+class Schedule(Metadata):
+    """A cron schedule: run `name` (an agent, or a graph) for `creator_id` at every slot of
+    `cron` in `timezone`, while `enabled` and until `end`. `next_run` (epoch ms) is the
+    scheduler's bookmark: the first slot it has not yet considered."""
+
+    creator_id: str
+    target: Literal["agent", "graph"]
+    name: str
+    cron: str
+    timezone: str = "UTC"
+    enabled: bool = True
+    end: datetime | None = None
+    next_run: int | None = None
+
+
+class ApiKey(Metadata):
+    """An API key of ONE's server: the SHA-256 of the secret (never the secret), its first
+    characters to recognise it by, and the creator it is scoped to (none: an admin key)."""
+
+    creator_id: str | None = None
+    sha256: str
+    prefix: str
+
+
+class Changed(Metadata):
+    action: Literal["created", "updated", "removed"]

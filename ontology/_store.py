@@ -12,7 +12,7 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from ontology import _migrate
+from ontology import _locks, _migrate
 from ontology._catalogue import Catalogue
 from ontology._connections import Connections
 from ontology._database import Database, Synchronous, database_url
@@ -115,6 +115,17 @@ class Store(_Operations):
         """A transaction: every write inside commits at the end, or none does."""
         with self._scope.joined() as scope:
             yield Transaction(scope)
+
+    @contextmanager
+    def hold(self, name: str) -> Iterator[bool]:
+        """Try to hold `name`, exclusively among every process on this database, without
+        waiting: yields True while held (released at the end of the block, or when the
+        process dies), False if someone else holds it now.
+
+        Example: `with store.hold(f"drive:{run_id}") as mine: if mine: ...`.
+        """
+        with _locks.hold(self._scope.db, name) as held:
+            yield held
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a store call from async code on a worker thread, not blocking the loop.

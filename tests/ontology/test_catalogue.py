@@ -13,10 +13,12 @@ def catalogue() -> Catalogue:
 
 
 def test_builtins_hold_the_reference_lists(catalogue: Catalogue) -> None:
-    # Reference sections 1a (50 + 3 external), 2a (33), 3a (49) plus the flows' events.
-    assert len(catalogue.names("entity")) == 53 + len(catalogue.names("entity", "flows"))
+    # Reference sections 1a (50 + 3 external), 2a (33), 3a (49) plus ONE's own groups.
+    ours_entities = ("flows", "operations")
+    ours = sum(len(catalogue.names("entity", group)) for group in ours_entities)
+    assert len(catalogue.names("entity")) == 53 + ours
     assert len(catalogue.names("connection")) == 33
-    ours = len(catalogue.names("event", "flows")) + len(catalogue.names("event", "runtime"))
+    ours = sum(len(catalogue.names("event", group)) for group in ("flows", "runtime", "operations"))
     assert len(catalogue.names("event", group=None)) == 49 + ours
     assert catalogue.names("entity", "external_integrations") == [
         "external_agent",

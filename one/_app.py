@@ -1,0 +1,277 @@
+"""ONE wired from its settings: the store, the knowledge, the model, the providers and the
+runs of every graph, with the operations the CLI and the server share.
+
+Parts are opened when first used, and the local model's server starts at the first model
+call: listing schedules or events starts nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from agents import AgentRegistry, Clone, Model, fan
+from agents.providers import Providers
+from graphs import Deps, Run, Runs, agent, available, checkpointer, clone, daily, launch
+from knowledge import Embedder, Hit, IngestReport, Knowledge, Progress
+from one._settings import Settings
+from ontology import Entity, Event, Store, every
+from ontology.errors import InvalidInputError, NotFoundError
+
+_NAMESPACE = uuid.UUID("6f1d7c52-3a0e-4b8e-9d55-0c1b7e2f4a10")
+
+
+def stable_id(*parts: str) -> str:
+    """A run id made from `parts`: the same parts, the same run (so, started once)."""
+    return str(uuid.uuid5(_NAMESPACE, "\0".join(parts)))
+
+
+class One:
+    """ONE on its settings. Use it as a context manager, or `close()` it.
+
+    `model`, `embedder`, `providers` and `clock` replace what the settings would make
+    (tests pass fakes; a worker passes its own).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        model: Model | Callable[[], Model] | None = None,
+        embedder: Embedder | None = None,
+        providers: Providers | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        os.environ.update(self.settings.environ())  # read by the packages below
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self._model, self._embedder, self._providers = model, embedder, providers
+        self.now: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self._exit = ExitStack()
+        self.store = self._exit.enter_context(Store.open(self.settings.database_url))
+
+    # -- the parts, opened when first used ---------------------------------------------
+
+    @functools.cached_property
+    def model(self) -> Model:
+        if isinstance(self._model, Model):
+            return self._model
+        return self._model() if self._model is not None else Model.from_settings()
+
+    @functools.cached_property
+    def knowledge(self) -> Knowledge:
+        return Knowledge.open(self.store, embedder=self._embedder, url=self.settings.chroma_url)
+
+    @functools.cached_property
+    def providers(self) -> Providers:
+        return self._providers or Providers.from_settings()
+
+    @functools.cached_property
+    def registry(self) -> AgentRegistry:
+        return AgentRegistry.default()
+
+    @functools.cached_property
+    def runs(self) -> Runs:
+        url = self.settings.checkpoint_url
+        if url is None and self.store.url.startswith("postgresql"):
+            url = self.settings.database_url  # the same server keeps the checkpoints
+        saver = self._exit.enter_context(checkpointer(url))
+        deps = Deps(
+            self.store,
+            self.model,
+            knowledge=self.knowledge,
+            providers=self.providers,
+            registry=self.registry,
+            now=self.now,
+        )
+        return Runs(deps, saver, {name: build() for name, build in available().items()})
+
+    def close(self) -> None:
+        self._exit.close()
+
+    def __enter__(self) -> One:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- creators and their content ------------------------------------------------------
+
+    def creators(self) -> list[Entity]:
+        return list(every(self.store.entities.query, "creator", limit=500))
+
+    def creator(self, ref: str) -> Entity:
+        """The creator `ref` names: an id, or a name (any case).
+
+        Raises:
+            NotFoundError: no such creator; the message lists the known ones.
+        """
+        found = self.store.entities.find(ref)
+        if found is not None and found.type == "creator":
+            return found
+        for creator in self.creators():
+            if creator.name.casefold() == ref.strip().casefold():
+                return creator
+        known = ", ".join(repr(c.name) for c in self.creators()[:10]) or "none yet"
+        raise NotFoundError(
+            "creator", f"{ref} (known: {known}; add one with `one init --creator NAME`)"
+        )
+
+    def add_creator(self, name: str, niche: str | None = None) -> Entity:
+        """The creator `name`, created (with `creator_created`) if there is none yet."""
+        try:
+            return self.creator(name)
+        except NotFoundError:
+            pass
+        properties = {"niche": niche} if niche else {}
+        creator_id = stable_id("creator", name.strip().casefold())
+        with self.store.transaction() as tx:
+            made = tx.entities.create("creator", name.strip(), properties, id=creator_id)
+            tx.events.append(
+                "creator_created",
+                made.id,
+                made.id,
+                properties,
+                idempotency_key=f"creator_created:{made.id}",
+            )
+        return made
+
+    def ingest(
+        self,
+        creator_id: str,
+        path: Path,
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> IngestReport:
+        return self.knowledge.ingest(creator_id, path, on_progress=on_progress)
+
+    def ingest_upload(self, creator_id: str, filename: str, data: bytes) -> IngestReport:
+        """Ingest one uploaded file, by its name's suffix (`.md`, `.srt`, `.json`, ...)."""
+        name = Path(filename).name
+        if not name or name in (".", ".."):
+            raise InvalidInputError("filename", "give the file's name, e.g. `post.md`")
+        with tempfile.TemporaryDirectory(prefix="one-upload-") as folder:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            return self.knowledge.ingest(creator_id, path)
+
+    def content(self, creator_id: str) -> list[Entity]:
+        """What the creator owns that ingesting made: their posts, videos, podcasts, ..."""
+        return [
+            e
+            for e in every(self.store.entities.query, owner=creator_id, limit=500)
+            if "source" in e.properties or "contentHash" in e.properties
+        ]
+
+    def search(self, creator_id: str, query: str, *, k: int | None = None) -> list[Hit]:
+        """The chunks, and their scores, that the clone would see for `query`."""
+        self.creator(creator_id)
+        retriever = self.knowledge.retriever(creator_id)
+        return retriever.search(query, k=k or Clone.DEFAULT_K)
+
+    # -- the clone -------------------------------------------------------------------------
+
+    def build_clone(self, creator_id: str) -> Run:
+        """Build the creator's clone; once per state of their content (rebuilt after new
+        content is ingested)."""
+        sources = len(self.content(creator_id))
+        run_id = stable_id(clone.BUILD, creator_id, str(sources))
+        return self.runs.start(clone.BUILD, {"creator_id": creator_id}, run_id=run_id)
+
+    def fan(self, creator_id: str, handle: str) -> Entity:
+        return fan(self.store, creator_id, handle)
+
+    def chat(
+        self, creator_id: str, handle: str, message: str, *, key: str | None = None
+    ) -> clone.ChatTurn:
+        self._check_message(message)
+        return clone.chat(self.runs, creator_id, self.fan(creator_id, handle).id, message, key=key)
+
+    def chat_stream(
+        self, creator_id: str, handle: str, message: str, *, key: str | None = None
+    ) -> clone.ChatStream:
+        self._check_message(message)
+        fan_id = self.fan(creator_id, handle).id
+        return clone.chat_stream(self.runs, creator_id, fan_id, message, key=key)
+
+    def _check_message(self, message: str) -> None:
+        if not message.strip():
+            raise InvalidInputError("message", "is empty; say something to the clone")
+        if len(message) > self.settings.max_message_chars:
+            raise InvalidInputError(
+                "message",
+                f"is {len(message)} characters; the most is {self.settings.max_message_chars}"
+                " (ONE_MAX_MESSAGE_CHARS)",
+            )
+
+    # -- agents and graphs ---------------------------------------------------------------
+
+    def launch(self, creator_id: str) -> Run:
+        """Launch the creator: the agents registered, then strategy, then marketing. Once."""
+        input = {"creator_id": creator_id}
+        return self.runs.start(launch.NAME, input, run_id=stable_id(launch.NAME, creator_id))
+
+    def daily(self, creator_id: str, day: date | None = None) -> Run:
+        """The creator's day of operations; once per day."""
+        day = day or self.now().date()
+        run_id = stable_id(daily.NAME, creator_id, day.isoformat())
+        return self.runs.start(daily.NAME, {"creator_id": creator_id}, run_id=run_id)
+
+    def run_agent(self, creator_id: str, name: str, task: str | None = None) -> Run:
+        self.registry.get(name)  # an unknown agent: the error lists the known ones
+        input = {"creator_id": creator_id, "agent": name, "task": task}
+        return self.runs.start(agent.NAME, input)
+
+    def start(
+        self, graph: str, input: Mapping[str, Any], *, run_id: str | None = None
+    ) -> tuple[str, bool]:
+        """Accept a run of `graph` to be driven by `drive` (here or by a worker)."""
+        return self.runs.submit(graph, input, run_id=run_id)
+
+    def runs_of(self, creator_id: str | None = None, *, limit: int = 50) -> list[Run]:
+        page = self.store.events.timeline(
+            type="run_accepted", actor_id=creator_id, newest_first=True, limit=limit
+        )
+        return [self.runs.get(str(e.run_id)) for e in page.items if e.run_id]
+
+    # -- the timeline ------------------------------------------------------------------
+
+    def timeline(
+        self,
+        creator_id: str,
+        *,
+        after_seq: int | None = None,
+        type: str | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[Event]:
+        """What happened in the creator's business: events whose actor or target is the
+        creator, something they own, or one of their fans."""
+        return self.store.events.timeline(
+            involving=self._involved(creator_id),
+            after_seq=after_seq,
+            type=type,
+            limit=limit,
+            newest_first=newest_first,
+        ).items
+
+    def _involved(self, creator_id: str) -> list[str]:
+        ids = {creator_id}
+        for kind, direction in (("owns", "from"), ("following", "to")):
+            query = self.store.connections.query
+            for c in every(query, type=kind, limit=500, **{f"{direction}_id": creator_id}):
+                ids.add(c.to_id if direction == "from" else c.from_id)
+        return sorted(ids)

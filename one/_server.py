@@ -1,0 +1,636 @@
+"""ONE's HTTP server (`one serve`): REST for creators, content, clones, agents, runs,
+schedules and events; server-sent events for live runs and streamed replies; and an
+OpenAI-compatible `/v1/chat/completions` and `/v1/models`, where each clone is a model.
+
+Every route but `/health` takes an API key (`Authorization: Bearer one_...`), scoped to
+one creator: a key of creator A gets 403 on anything of creator B. Bodies larger than
+`max_request_bytes` are refused (413) before anything reads them, so before any model call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents import clone_entity_id
+from agents.errors import AgentsError, ConfigurationError
+from graphs import Run
+from knowledge.errors import KnowledgeError
+from one import _keys
+from one._app import One
+from one._keys import Caller
+from one._schedules import Scheduler, Schedules
+from ontology import Entity, Event
+from ontology.errors import (
+    ConstraintViolationError,
+    IdempotencyConflictError,
+    InvalidInputError,
+    NotFoundError,
+    OntologyError,
+)
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_KEY_HELP = (
+    "send an API key as `Authorization: Bearer one_...`; "
+    "make one with `one keys create --creator NAME`"
+)
+
+
+class _BodyLimit:
+    """Refuse a request body over `limit` bytes (413), by its Content-Length before reading
+    it, or as it arrives when it has none."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.limit:
+                await _too_large(self.limit, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        # No length declared (a chunked body): read it here, up to the limit, then replay.
+        messages: list[MutableMapping[str, Any]] = []
+        seen = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                await _too_large(self.limit, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+
+        async def replay() -> MutableMapping[str, Any]:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(limit: int, send: Send) -> None:
+    body = json.dumps(
+        {"detail": f"the request body is over {limit} bytes (ONE_MAX_REQUEST_BYTES)"}
+    ).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+# -- request bodies -------------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewCreator(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    niche: str | None = None
+
+
+class SearchBody(_Body):
+    query: str = Field(min_length=1, max_length=2000)
+    k: int | None = Field(default=None, ge=1, le=50)
+
+
+class ChatBody(_Body):
+    fan: str = Field(min_length=1, max_length=128, description="the fan's handle")
+    message: str = Field(min_length=1)
+    key: str | None = Field(default=None, max_length=200, description="a request id")
+    stream: bool = False
+
+
+class AgentRunBody(_Body):
+    task: str | None = Field(default=None, max_length=2000)
+
+
+class RunBody(_Body):
+    graph: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    run_id: str | None = None
+
+
+class ResumeBody(_Body):
+    value: Any = None
+
+
+class ScheduleBody(_Body):
+    target: Literal["agent", "graph"]
+    name: str
+    cron: str
+    timezone: str = "UTC"
+    end: datetime | None = None
+    enabled: bool = True
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class Completion(BaseModel):
+    """An OpenAI chat completion request; fields ONE does not use are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str
+    messages: list[Message] = Field(min_length=1)
+    stream: bool = False
+    user: str | None = Field(default=None, max_length=128)
+
+
+# -- the app --------------------------------------------------------------------------------
+
+
+def create_app(one: One, *, scheduler: bool = False) -> Any:
+    """The server's ASGI app over `one`; with `scheduler`, due schedules run in it too."""
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="one-run")
+    stop = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        ticker = None
+        if scheduler:
+            ticker = threading.Thread(target=_schedule_loop, args=(one, stop), daemon=True)
+            ticker.start()
+        yield
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="ONE",
+        description="Run a creator's business with AI: creators, their clone, agents, runs.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    _errors(app)
+
+    def caller(
+        authorization: Annotated[str | None, Header()] = None,
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> Caller:
+        secret = x_api_key or ""
+        if authorization:
+            scheme, _, value = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not value.strip():
+                raise HTTPException(401, f"malformed Authorization header: {_KEY_HELP}")
+            secret = value.strip()
+        if not secret:
+            raise HTTPException(401, f"no API key: {_KEY_HELP}")
+        found = _keys.identify(one.store, secret)
+        if found is None:
+            raise HTTPException(401, f"unknown or revoked API key: {_KEY_HELP}")
+        return found
+
+    Who = Annotated[Caller, Depends(caller)]  # noqa: N806
+
+    def creator_of(creator_id: str, who: Who) -> Entity:
+        if not who.may(creator_id):
+            raise HTTPException(403, f"this API key is for another creator, not {creator_id}")
+        found = one.store.entities.find(creator_id)
+        if found is None or found.type != "creator":
+            raise HTTPException(404, f"no creator {creator_id}; list them with GET /creators")
+        return found
+
+    Creator = Annotated[Entity, Depends(creator_of)]  # noqa: N806
+
+    def run_of(run_id: str, who: Who) -> Run:
+        run = one.runs.get(run_id)
+        if not who.may(run.creator_id):
+            raise HTTPException(403, f"run {run_id} belongs to another creator")
+        return run
+
+    Owned = Annotated[Run, Depends(run_of)]  # noqa: N806
+
+    def dispatch(run_id: str) -> None:
+        if one.settings.broker_url:
+            from one._worker import enqueue
+
+            enqueue(run_id)
+        else:
+            pool.submit(one.runs.drive, run_id)
+
+    # -- creators and content ----------------------------------------------------------
+
+    @app.get("/health", tags=["server"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/creators", tags=["creators"])
+    def creators(who: Who) -> list[dict[str, Any]]:
+        return [_entity(c) for c in one.creators() if who.may(c.id)]
+
+    @app.post("/creators", status_code=201, tags=["creators"])
+    def add_creator(body: NewCreator, who: Who) -> dict[str, Any]:
+        if not who.admin:
+            raise HTTPException(403, "only an admin key adds creators (`one keys create --admin`)")
+        return _entity(one.add_creator(body.name, body.niche))
+
+    @app.get("/creators/{creator_id}", tags=["creators"])
+    def get_creator(creator: Creator) -> dict[str, Any]:
+        return _entity(creator)
+
+    @app.get("/creators/{creator_id}/content", tags=["content"])
+    def content(creator: Creator) -> list[dict[str, Any]]:
+        return [_entity(e) for e in one.content(creator.id)]
+
+    @app.put("/creators/{creator_id}/content/{filename}", tags=["content"])
+    async def upload(creator: Creator, filename: str, request: Request) -> dict[str, Any]:
+        data = await request.body()
+        if not data:
+            raise HTTPException(422, "the body is empty: send the file's bytes")
+        report = await one.store.call(one.ingest_upload, creator.id, filename, data)
+        return dataclasses.asdict(report)
+
+    @app.post("/creators/{creator_id}/search", tags=["content"])
+    def search(creator: Creator, body: SearchBody) -> list[dict[str, Any]]:
+        hits = one.search(creator.id, body.query, k=body.k)
+        return [
+            {
+                "score": h.score,
+                "dense": h.dense,
+                "lexical": h.lexical,
+                "title": h.chunk.title,
+                "kind": h.chunk.kind,
+                "text": h.chunk.text,
+            }
+            for h in hits
+        ]
+
+    # -- the clone ---------------------------------------------------------------------
+
+    @app.post("/creators/{creator_id}/clone/build", status_code=202, tags=["clone"])
+    def build_clone(creator: Creator) -> dict[str, Any]:
+        from graphs import clone
+        from one._app import stable_id
+
+        run_id = stable_id(clone.BUILD, creator.id, str(len(one.content(creator.id))))
+        run_id, fresh = one.runs.submit(clone.BUILD, {"creator_id": creator.id}, run_id=run_id)
+        if fresh:
+            dispatch(run_id)
+        return _run(one.runs.get(run_id))
+
+    @app.get("/creators/{creator_id}/clone", tags=["clone"])
+    def get_clone(creator: Creator) -> dict[str, Any]:
+        found = one.store.entities.find(clone_entity_id(creator.id))
+        if found is None:
+            raise HTTPException(404, "no clone yet: POST /creators/{id}/clone/build")
+        return _entity(found)
+
+    @app.post("/creators/{creator_id}/clone/chat", tags=["clone"], response_model=None)
+    def chat(creator: Creator, body: ChatBody) -> Any:
+        if body.stream:
+            stream = one.chat_stream(creator.id, body.fan, body.message, key=body.key)
+            return StreamingResponse(_sse_chat(stream), media_type="text/event-stream")
+        turn = one.chat(creator.id, body.fan, body.message, key=body.key)
+        return {
+            "text": turn.text,
+            "withheld": turn.withheld,
+            "sources": [s.model_dump(mode="json") for s in turn.sources],
+            "run_id": turn.run.id,
+        }
+
+    # -- agents and runs ---------------------------------------------------------------
+
+    @app.get("/creators/{creator_id}/agents", tags=["agents"])
+    def agents(creator: Creator) -> list[dict[str, Any]]:
+        owned = one.store.entities.query(owner=creator.id, limit=500).items
+        return [_entity(e) for e in owned if e.type.endswith("_agent")]
+
+    @app.post("/creators/{creator_id}/agents/launch", status_code=202, tags=["agents"])
+    def launch(creator: Creator) -> dict[str, Any]:
+        from graphs import launch as launch_graph
+        from one._app import stable_id
+
+        run_id, fresh = one.runs.submit(
+            launch_graph.NAME,
+            {"creator_id": creator.id},
+            run_id=stable_id(launch_graph.NAME, creator.id),
+        )
+        if fresh:
+            dispatch(run_id)
+        return _run(one.runs.get(run_id))
+
+    @app.post("/creators/{creator_id}/agents/{agent}/runs", status_code=202, tags=["agents"])
+    def run_agent(creator: Creator, agent: str, body: AgentRunBody) -> dict[str, Any]:
+        from graphs import agent as agent_graph
+
+        one.registry.get(agent)
+        input = {"creator_id": creator.id, "agent": agent, "task": body.task}
+        run_id, _ = one.runs.submit(agent_graph.NAME, input)
+        dispatch(run_id)
+        return _run(one.runs.get(run_id))
+
+    @app.get("/creators/{creator_id}/runs", tags=["runs"])
+    def runs(
+        creator: Creator, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    ) -> list[dict[str, Any]]:
+        return [_run(r, events=False) for r in one.runs_of(creator.id, limit=limit)]
+
+    @app.post("/creators/{creator_id}/runs", status_code=202, tags=["runs"])
+    def start_run(creator: Creator, body: RunBody) -> dict[str, Any]:
+        input = {**body.input, "creator_id": creator.id}
+        run_id, fresh = one.runs.submit(body.graph, input, run_id=body.run_id)
+        if fresh:
+            dispatch(run_id)
+        return _run(one.runs.get(run_id))
+
+    @app.get("/runs/{run_id}", tags=["runs"])
+    def get_run(run: Owned) -> dict[str, Any]:
+        return _run(run)
+
+    @app.post("/runs/{run_id}/resume", tags=["runs"])
+    def resume(run: Owned, body: Annotated[ResumeBody | None, Body()] = None) -> dict[str, Any]:
+        return _run(one.runs.resume(run.id, body.value if body else None))
+
+    @app.post("/runs/{run_id}/approve", tags=["runs"])
+    def approve(run: Owned) -> dict[str, Any]:
+        if not run.interrupts:
+            raise HTTPException(409, f"run {run.id} is {run.status}, not waiting for approval")
+        return _run(one.runs.resume(run.id, {"approved": True}))
+
+    @app.post("/runs/{run_id}/cancel", tags=["runs"])
+    def cancel(run: Owned) -> dict[str, Any]:
+        return _run(one.runs.cancel(run.id))
+
+    @app.get("/runs/{run_id}/events", tags=["runs"])
+    def run_events(run: Owned) -> StreamingResponse:
+        return StreamingResponse(_follow_run(one, run.id), media_type="text/event-stream")
+
+    # -- schedules and events ------------------------------------------------------------
+
+    @app.get("/creators/{creator_id}/schedules", tags=["schedules"])
+    def schedules(creator: Creator) -> list[dict[str, Any]]:
+        return [_entity(s) for s in Schedules(one.store).list(creator.id)]
+
+    @app.post("/creators/{creator_id}/schedules", status_code=201, tags=["schedules"])
+    def add_schedule(creator: Creator, body: ScheduleBody) -> dict[str, Any]:
+        if body.target == "agent":
+            one.registry.get(body.name)
+        else:
+            one.runs.compiled(body.name)
+        made = Schedules(one.store).add(
+            creator.id,
+            body.target,
+            body.name,
+            body.cron,
+            timezone=body.timezone,
+            end=body.end,
+            enabled=body.enabled,
+            now=one.now(),
+        )
+        return _entity(made)
+
+    @app.delete("/schedules/{schedule_id}", tags=["schedules"])
+    def remove_schedule(schedule_id: str, who: Who) -> dict[str, Any]:
+        found = Schedules(one.store).get(schedule_id)
+        if not who.may(str(found.properties["creatorId"])):
+            raise HTTPException(403, "this schedule belongs to another creator")
+        return _entity(Schedules(one.store).remove(schedule_id))
+
+    @app.get("/creators/{creator_id}/events", tags=["events"])
+    def events(
+        creator: Creator,
+        after: Annotated[int | None, Query(ge=0, description="only events after this seq")] = None,
+        type: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
+        return [
+            _event(e) for e in one.timeline(creator.id, after_seq=after, type=type, limit=limit)
+        ]
+
+    # -- OpenAI-compatible ---------------------------------------------------------------
+
+    @app.get("/v1/models", tags=["openai"])
+    def models(who: Who) -> dict[str, Any]:
+        data = []
+        for creator in one.creators():
+            clone = one.store.entities.find(clone_entity_id(creator.id))
+            if clone is not None and who.may(creator.id):
+                data.append(
+                    {
+                        "id": model_id(creator),
+                        "object": "model",
+                        "created": int(clone.created_at.timestamp()),
+                        "owned_by": creator.name,
+                    }
+                )
+        return {"object": "list", "data": data}
+
+    @app.post("/v1/chat/completions", tags=["openai"], response_model=None)
+    def completions(
+        body: Completion,
+        who: Who,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> Any:
+        creator = _model_creator(one, body.model, who)
+        last = body.messages[-1]
+        if last.role != "user":
+            raise HTTPException(422, "the last message must be the fan's (role 'user')")
+        message = _text_of(last)
+        fan = body.user or f"api-key-{who.key_id[:12]}"  # the fan's memory: by `user`
+        name = model_id(creator)
+        completion_id = "chatcmpl-" + uuid.uuid4().hex
+        if body.stream:
+            stream = one.chat_stream(creator.id, fan, message, key=idempotency_key)
+            return StreamingResponse(
+                _openai_chunks(stream, completion_id, name), media_type="text/event-stream"
+            )
+        turn = one.chat(creator.id, fan, message, key=idempotency_key)
+        usage = (turn.run.values.get("answer") or {}).get("usage") or {}
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": name,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": turn.text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": int(usage.get("input_tokens", 0)),
+                "completion_tokens": int(usage.get("output_tokens", 0)),
+                "total_tokens": int(usage.get("input_tokens", 0))
+                + int(usage.get("output_tokens", 0)),
+            },
+            "sources": [s.model_dump(mode="json") for s in turn.sources],
+        }
+
+    return _BodyLimit(app, one.settings.max_request_bytes)
+
+
+def model_id(creator: Entity) -> str:
+    """A clone's model name: its creator's name, in lower case with dashes."""
+    return re.sub(r"[^a-z0-9]+", "-", creator.name.casefold()).strip("-") or creator.id
+
+
+def _model_creator(one: One, model: str, who: Caller) -> Entity:
+    for creator in one.creators():
+        if model in (model_id(creator), creator.id, clone_entity_id(creator.id)):
+            if not who.may(creator.id):
+                raise HTTPException(403, f"the model {model!r} is another creator's clone")
+            if one.store.entities.find(clone_entity_id(creator.id)) is None:
+                raise HTTPException(404, f"{creator.name} has no clone yet; build it first")
+            return creator
+    raise HTTPException(404, f"no model {model!r}; list them with GET /v1/models")
+
+
+def _text_of(message: Message) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    parts = [p.get("text", "") for p in message.content or [] if p.get("type") == "text"]
+    return "".join(str(p) for p in parts)
+
+
+def _sse(data: Any, event: str | None = None) -> str:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data, default=str)}\n\n"
+
+
+def _sse_chat(stream: Any) -> Iterator[str]:
+    try:
+        for piece in stream:
+            yield _sse({"text": piece}, "delta")
+    except (OntologyError, AgentsError) as error:
+        yield _sse({"detail": str(error)}, "error")
+        return
+    turn = stream.turn
+    yield _sse(
+        {
+            "text": turn.text,
+            "withheld": turn.withheld,
+            "sources": [s.model_dump(mode="json") for s in turn.sources],
+            "run_id": turn.run.id,
+        },
+        "done",
+    )
+
+
+def _openai_chunks(stream: Any, completion_id: str, model: str) -> Iterator[str]:
+    created = int(time.time())
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+        body = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return f"data: {json.dumps(body)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        for piece in stream:
+            yield chunk({"content": piece})
+    except (OntologyError, AgentsError) as error:
+        yield f"data: {json.dumps({'error': {'message': str(error)}})}\n\n"
+        return
+    yield chunk({}, "stop")
+    yield "data: [DONE]\n\n"
+
+
+def _follow_run(one: One, run_id: str, poll: float = 0.2) -> Iterator[str]:
+    """The run's events as they are appended, until it ends (or waits at a gate)."""
+    position = 0
+    while True:
+        events = one.store.events.read_run(run_id, position)
+        for event in events:
+            yield _sse(_event(event), "event")
+        position += len(events)
+        status = one.runs.get(run_id).status
+        if status != "accepted" and not one.store.events.read_run(run_id, position, limit=1):
+            yield _sse({"status": status}, "end")
+            return
+        time.sleep(poll)
+
+
+def _schedule_loop(one: One, stop: threading.Event) -> None:
+    enqueue = None
+    if one.settings.broker_url:
+        from one._worker import enqueue as enqueue_run
+
+        enqueue = enqueue_run
+    ticker = Scheduler(one, enqueue=enqueue)
+    while not stop.is_set():
+        with contextlib.suppress(Exception):  # a failing run is in its events; keep ticking
+            ticker.tick()
+        stop.wait(one.settings.scheduler_interval)
+
+
+def _entity(e: Entity) -> dict[str, Any]:
+    return e.model_dump(mode="json")
+
+
+def _event(e: Event) -> dict[str, Any]:
+    return e.model_dump(mode="json")
+
+
+def _run(run: Run, *, events: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": run.id,
+        "graph": run.graph,
+        "creator_id": run.creator_id,
+        "thread_id": run.thread_id,
+        "status": run.status,
+        "values": json.loads(json.dumps(run.values, default=str)),
+        "interrupts": [json.loads(json.dumps(i.value, default=str)) for i in run.interrupts],
+    }
+    if events:
+        body["events"] = [_event(e) for e in run.events]
+    return body
+
+
+def _errors(app: FastAPI) -> None:
+    def handler(status: int) -> Any:
+        async def handle(request: Request, error: Exception) -> JSONResponse:
+            return JSONResponse({"detail": str(error)}, status_code=status)
+
+        return handle
+
+    app.add_exception_handler(NotFoundError, handler(404))
+    app.add_exception_handler(InvalidInputError, handler(422))
+    app.add_exception_handler(IdempotencyConflictError, handler(409))
+    app.add_exception_handler(ConstraintViolationError, handler(409))
+    app.add_exception_handler(ConfigurationError, handler(422))
+    app.add_exception_handler(KnowledgeError, handler(422))
+    app.add_exception_handler(AgentsError, handler(502))
+    app.add_exception_handler(OntologyError, handler(500))
+
+    async def invalid(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
+            for e in error.errors()
+        ]
+        return JSONResponse({"detail": "; ".join(problems), "errors": error.errors()}, 422)
+
+    app.add_exception_handler(RequestValidationError, invalid)
