@@ -130,13 +130,16 @@ class One:
             "creator", f"{ref} (known: {known}; add one with `one init --creator NAME`)"
         )
 
-    def add_creator(self, name: str, niche: str | None = None) -> Entity:
-        """The creator `name`, created (with `creator_created`) if there is none yet."""
+    def add_creator(
+        self, name: str, niche: str | None = None, properties: Mapping[str, Any] | None = None
+    ) -> Entity:
+        """The creator `name`, created (with `creator_created`) if there is none yet;
+        `properties` is their profile (bio, audience, goals, products, ...)."""
         try:
             return self.creator(name)
         except NotFoundError:
             pass
-        properties = {"niche": niche} if niche else {}
+        properties = {**(properties or {}), **({"niche": niche} if niche else {})}
         creator_id = stable_id("creator", name.strip().casefold())
         with self.store.transaction() as tx:
             made = tx.entities.create("creator", name.strip(), properties, id=creator_id)
@@ -144,7 +147,7 @@ class One:
                 "creator_created",
                 made.id,
                 made.id,
-                properties,
+                {"niche": properties.get("niche")},
                 idempotency_key=f"creator_created:{made.id}",
             )
         return made
