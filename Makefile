@@ -18,6 +18,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	scripts/ensure-postgres
+	scripts/ensure-redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

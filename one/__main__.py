@@ -1,3 +1,3 @@
-from one._cli import app
+from one._cli import main
 
-app(prog_name="one")
+main()

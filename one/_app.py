@@ -127,7 +127,7 @@ class One:
                 return creator
         known = ", ".join(repr(c.name) for c in self.creators()[:10]) or "none yet"
         raise NotFoundError(
-            "creator", f"{ref} (known: {known}; add one with `one init --creator NAME`)"
+            "creator", ref, f"known: {known}; add one with `one init --creator NAME`"
         )
 
     def add_creator(

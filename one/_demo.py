@@ -1,96 +1,198 @@
-"""ONE's main job on its embedded defaults; for now the ontology part of it.
+"""ONE's main job on its embedded defaults (`one demo`, `make demo`).
 
-Creates a sample creator with content, an AI clone, an agent and a fan in a fresh SQLite
-file, records what happened as events, and prints the creator's timeline.
+A sample creator (Maya Lin, original content written for ONE: video and audio
+transcripts, articles, posts, fan messages) is ingested, her clone is built, she is
+launched (ten agents), a day of operations runs, and a fan asks the clone three
+questions. Then ONE prints what happened: the answers with their sources, the agents'
+outputs in short, and the event timeline. Everything runs on the local model with no key
+and no server. Every step is keyed (the creator by name, the runs by what they are for,
+the fan's questions by request id), so a second demo finds the work done and repeats
+none of it.
 """
 
 from __future__ import annotations
 
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from ontology import Entity, Event, Store
+from agents import Model, receive_message
+from graphs import Run, clone
+from knowledge import Embedder
+from one._app import One
+from one._settings import Settings
+
+SAMPLE = Path(__file__).parent / "_samples" / "maya"
+QUESTIONS = (
+    "How salty should my pasta water be?",
+    "What should I cook on a busy Tuesday night?",
+    "How do I keep my knife sharp at home?",
+)
+FAN = "sam"
 
 
-def run_demo(path: Path, console: Console) -> list[Event]:
-    """Build the sample creator in a fresh database at `path`; return their timeline."""
-    for stale in path.parent.glob(path.name + "*"):
-        stale.unlink()
-    with Store.open(f"sqlite:///{path}") as store:
-        creator_id = _populate(store)
-        timeline = _timeline(store, creator_id)
-        _print(console, store, path, timeline)
-    return timeline
+def run_demo(
+    settings: Settings,
+    console: Console,
+    *,
+    model: Model | Callable[[], Model] | None = None,
+    embedder: Embedder | None = None,
+) -> dict[str, Any]:
+    """Run the demo on `settings` (the local model unless `model`); what it did, by step."""
+    with One(settings, model=model, embedder=embedder) as one:
+        started = time.monotonic()
+        step = _Steps(console)
+        profile = json.loads((SAMPLE / "profile.json").read_text())
+        with step("the sample creator"):
+            maya = one.add_creator(profile.pop("name"), properties=profile)
+            for m in json.loads((SAMPLE / "fan_messages.json").read_text()):
+                receive_message(
+                    one.store,
+                    maya.id,
+                    m["fan"],
+                    m["message"],
+                    message_id=m["id"],
+                    received_at=datetime.fromisoformat(m["received_at"]),
+                )
+        with step("ingesting her content (MiniLM embeddings, Chroma on disk)"):
+            report = _ingest(one, maya.id, console)
+        with step("building her clone (the model reads her content for a personality)"):
+            built = one.build_clone(maya.id)
+        with step("launching her business: ten agents, a 90-day plan, a content calendar"):
+            launched = one.launch(maya.id)
+        with step("one day of operations: intelligence, marketing, finance, service, design"):
+            day = one.daily(maya.id)
+        turns = []
+        for n, question in enumerate(QUESTIONS, 1):
+            with step(f"a fan asks the clone: {question}"):
+                turns.append(one.chat(maya.id, FAN, question, key=f"demo-question-{n}"))
+        _print_answers(console, turns)
+        _print_outputs(console, one, [built, launched, day])
+        timeline = one.timeline(maya.id, limit=1000)
+        _print_timeline(console, one, timeline)
+        console.print(
+            f"[dim]done in {time.monotonic() - started:.0f} s; data in {settings.data_dir} "
+            f'({one.store.url}). Chat on with `one chat --creator "Maya Lin"`.[/dim]'
+        )
+        return {
+            "creator": maya.id,
+            "ingested": report,
+            "runs": {r.graph: r for r in (built, launched, day)},
+            "turns": turns,
+            "timeline": timeline,
+        }
 
 
-def _populate(store: Store) -> str:
-    with store.transaction() as tx:
-        maya = tx.entities.create("creator", "Maya Lin", {"niche": "home cooking"})
-        tx.events.append("creator_created", maya.id, maya.id, {"niche": "home cooking"})
-        for title, kind in [
-            ("Knife skills in 10 minutes", "video"),
-            ("Why I salt pasta water", "blog_post"),
-        ]:
-            item = tx.entities.create(kind, title, status="published")
-            tx.connections.connect(maya.id, item.id, "owns")
-            tx.events.append(
-                "content_changed", maya.id, item.id, {"action": "created", "contentType": kind}
+class _Steps:
+    """Says what each step is doing while it runs, and how long it took."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def __call__(self, what: str) -> Any:
+        return _Step(self.console, what)
+
+
+class _Step:
+    def __init__(self, console: Console, what: str) -> None:
+        self.console, self.what = console, what
+
+    def __enter__(self) -> None:
+        self.started = time.monotonic()
+        self.status = self.console.status(f"{self.what} ...")
+        self.status.__enter__()
+
+    def __exit__(self, kind: object, error: object, tb: object) -> None:
+        self.status.__exit__(None, None, None)
+        mark = "[green]✓[/green]" if kind is None else "[red]✗[/red]"
+        self.console.print(
+            f"{mark} {self.what} [dim]({time.monotonic() - self.started:.1f} s)[/dim]"
+        )
+
+
+def _ingest(one: One, creator_id: str, console: Console) -> Any:
+    with Progress(
+        TextColumn("  "), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        console=console, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("", total=None)
+
+        def progress(p: Any) -> None:
+            bar.update(task, completed=p.done, total=p.total, description=p.source)
+
+        return one.ingest(creator_id, SAMPLE / "content", on_progress=progress)
+
+
+def _print_answers(console: Console, turns: list[clone.ChatTurn]) -> None:
+    for question, turn in zip(QUESTIONS, turns, strict=True):
+        sources = "\n".join(
+            f"[dim][{s.n}] {s.title} ({s.kind}, score {s.score:.2f})[/dim]" for s in turn.sources
+        )
+        body = f"[bold]{FAN}:[/bold] {question}\n\n[bold]clone:[/bold] {turn.text.strip()}"
+        console.print(Panel(body + ("\n\n" + sources if sources else ""), title="the clone"))
+
+
+def _print_outputs(console: Console, one: One, runs: list[Run]) -> None:
+    table = Table(title="What the agents made", show_lines=False)
+    table.add_column("run")
+    table.add_column("agent")
+    table.add_column("output", ratio=1, overflow="fold")
+    for run in runs:
+        for agent, entity_id in sorted(run.values.get("outputs", {}).items()):
+            made = one.store.entities.find(str(entity_id))
+            table.add_row(run.graph, agent, _gist(made.name, made.properties) if made else "")
+        for agent in run.values.get("failed", []):
+            table.add_row(
+                run.graph, str(agent), "[yellow]failed (recorded; the others went on)[/yellow]"
             )
-        tx.tags.add(maya.id, "cooking", category="topic")
-    with store.transaction() as tx:
-        clone = tx.entities.create("ai_clone", "Maya's clone", status="draft")
-        tx.connections.connect(maya.id, clone.id, "owns")
-        tx.connections.connect(clone.id, maya.id, "clone_of")
-        tx.events.append(
-            "clone_created",
-            maya.id,
-            clone.id,
-            {"contentCount": 2, "personality": ["warm", "precise"]},
-        )
-        agent = tx.entities.create("strategy_agent", "Strategy")
-        tx.connections.connect(maya.id, agent.id, "owns")
-        tx.events.append("agent_created", maya.id, agent.id, {"agentType": "strategy_agent"})
-        fan = tx.entities.create("audience_member", "Sam")
-        tx.connections.connect(fan.id, maya.id, "following")
-        tx.events.append("user_joined", fan.id, maya.id)
-        tx.events.append(
-            "payment_processed",
-            fan.id,
-            maya.id,
-            {"status": "completed", "amount": 25.0, "currency": "USD"},
-        )
-    return maya.id
-
-
-def _timeline(store: Store, creator_id: str) -> list[Event]:
-    by_actor = store.events.timeline(actor_id=creator_id).items
-    about = store.events.timeline(target_id=creator_id).items
-    unique = {e.seq: e for e in [*by_actor, *about]}
-    return [unique[seq] for seq in sorted(unique)]
-
-
-def _print(console: Console, store: Store, path: Path, timeline: list[Event]) -> None:
-    names = {e.id: e.name for e in _entities(store, timeline)}
-    table = Table(title=f"Maya Lin's timeline ({len(timeline)} events, {path})")
-    table.add_column("#", justify="right")
-    table.add_column("time (UTC)", no_wrap=True)
-    table.add_column("event", no_wrap=True)
-    table.add_column("actor → target", ratio=1)
-    table.add_column("metadata", ratio=2, overflow="fold")
-    for e in timeline:
-        target = f" → {names.get(e.target_id, e.target_id)}" if e.target_id else ""
-        table.add_row(
-            str(e.seq),
-            e.timestamp.strftime("%H:%M:%S"),
-            e.type,
-            names.get(e.actor_id, e.actor_id) + target,
-            ", ".join(f"{k}={v}" for k, v in e.metadata.items()),
-        )
+        for problem in run.values.get("errors", []):
+            table.add_row(run.graph, "", f"[yellow]{problem}[/yellow]")
+        if run.graph == clone.BUILD:
+            table.add_row(run.graph, "clone", f"{run.values.get('status', run.status)}")
     console.print(table)
 
 
-def _entities(store: Store, timeline: list[Event]) -> list[Entity]:
-    ids = {e.actor_id for e in timeline} | {e.target_id for e in timeline if e.target_id}
-    return [store.entities.get(i) for i in ids]
+def _gist(name: str, properties: dict[str, Any], width: int = 160) -> str:
+    text = next(
+        (
+            str(v)
+            for k, v in properties.items()
+            if isinstance(v, str) and len(v) > 20 and k != "runId"
+        ),
+        json.dumps(properties, default=str),
+    )
+    text = " ".join(text.split())
+    return f"{name}: {text[:width]}{'…' if len(text) > width else ''}"
+
+
+def _print_timeline(console: Console, one: One, events: list[Any]) -> None:
+    kinds = Counter(e.type for e in events)
+    console.print(
+        f"[bold]Maya Lin's timeline[/bold]: {len(events)} events: "
+        + ", ".join(f"{k} {n}" for k, n in kinds.most_common())
+    )
+    shown = [e for e in events if not e.type.startswith("node_")][-25:]
+    table = Table(title=f"the latest {len(shown)} (without node events)")
+    table.add_column("#", justify="right")
+    table.add_column("time", no_wrap=True)
+    table.add_column("event", no_wrap=True)
+    table.add_column("actor → target", overflow="fold")
+    names: dict[str, str] = {}
+    for e in shown:
+        for i in (e.actor_id, e.target_id):
+            if i and i not in names:
+                found = one.store.entities.find(i, include_deleted=True)
+                names[i] = found.name if found else i[:8]
+    for e in shown:
+        target = f" → {names.get(e.target_id, '')}" if e.target_id else ""
+        table.add_row(str(e.seq), f"{e.timestamp:%H:%M:%S}", e.type, names[e.actor_id] + target)
+    console.print(table)

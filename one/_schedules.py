@@ -76,7 +76,9 @@ class Schedules:
             end = end.replace(tzinfo=zone)
         if end is not None and end <= now:
             raise InvalidInputError("end", f"{end.isoformat()} has passed; give a later end")
-        creator = self.store.entities.get(creator_id)
+        creator = self.store.entities.find(creator_id)
+        if creator is None:
+            raise NotFoundError("creator", creator_id, "add it first (`one init --creator NAME`)")
         if creator.type != "creator":
             raise InvalidInputError("creator", f"{creator_id} is a {creator.type}, not a creator")
         properties = {
@@ -127,9 +129,10 @@ class Schedules:
         """Delete a schedule (kept with its history; its runs stay in the timeline)."""
         schedule = self.get(schedule_id)
         with self.store.transaction() as tx:
-            removed = tx.entities.delete(schedule_id)
             creator = str(schedule.properties["creatorId"])
+            # Before the delete: an event may not name a deleted entity.
             tx.events.append("schedule_changed", creator, schedule_id, {"action": "removed"})
+            removed = tx.entities.delete(schedule_id)
         return removed
 
 
@@ -178,26 +181,30 @@ class Scheduler:
         ]
 
     def _fire(self, schedule: Entity, now: datetime) -> Fired | None:
+        """Claim the schedule's latest slot that has come (by accepting its run), then
+        move its bookmark past `now`. Claiming first: a scheduler that dies in between
+        leaves the bookmark behind, and the next tick finds the slot claimed (and the
+        run, accepted, is finished by `recover`) instead of a slot skipped for good."""
         p = schedule.properties
         zone = _zone(str(p.get("timezone", "UTC")))
         cron = str(p["cron"])
         end = datetime.fromisoformat(p["end"]) if p.get("end") else None
         first = datetime.fromtimestamp(int(p["nextRun"]) / 1000, UTC)
-        slot = latest_slot(cron, zone, now)  # the slot to run: the latest that has come
-        missed = _count_slots(cron, zone, first, slot)
+        slot = latest_slot(cron, zone, now if end is None else min(now, end))
         following = next_slot(cron, zone, now)
-        over = end is not None and following > end
         patch: dict[str, Any] = {"nextRun": _ms(following)}
-        if over:
+        if end is not None and following > end:
             patch["enabled"] = False
-        self.one.store.entities.patch(schedule.id, patch)
-        if end is not None and slot > end:
+        if slot < first:  # its end came before its next slot: nothing left to run
+            self.one.store.entities.patch(schedule.id, patch)
             return None
+        missed = _count_slots(cron, zone, first, slot)
         creator = str(p["creatorId"])
         graph, input = _run_of(str(p["target"]), str(p["name"]), creator)
         trigger = {"scheduleId": schedule.id, "slot": slot.isoformat(), "missed": missed - 1}
         run_id = stable_id("schedule", schedule.id, slot.astimezone(UTC).isoformat())
         run_id, mine = self.one.runs.submit(graph, input, run_id=run_id, trigger=trigger)
+        self.one.store.entities.patch(schedule.id, patch)
         if not mine:  # another scheduler claimed this slot
             return None
         if self.enqueue is not None:

@@ -164,6 +164,64 @@ class Completion(BaseModel):
     user: str | None = Field(default=None, max_length=128)
 
 
+# -- who is asking ------------------------------------------------------------------------
+# The dependencies live at module level: under `from __future__ import annotations` FastAPI
+# resolves a parameter's annotation in the module's globals, so an `Annotated` alias made
+# inside `create_app` would not be found and the parameter would become a query field.
+
+
+def _one(request: Request) -> One:
+    one: One = request.app.state.one
+    return one
+
+
+TheOne = Annotated[One, Depends(_one)]
+
+
+def _caller(
+    one: TheOne,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Caller:
+    secret = x_api_key or ""
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise HTTPException(401, f"malformed Authorization header: {_KEY_HELP}")
+        secret = value.strip()
+    if not secret:
+        raise HTTPException(401, f"no API key: {_KEY_HELP}")
+    found = _keys.identify(one.store, secret)
+    if found is None:
+        raise HTTPException(401, f"unknown or revoked API key: {_KEY_HELP}")
+    return found
+
+
+Who = Annotated[Caller, Depends(_caller)]
+
+
+def _creator_of(creator_id: str, who: Who, one: TheOne) -> Entity:
+    if not who.may(creator_id):
+        raise HTTPException(403, f"this API key is for another creator, not {creator_id}")
+    found = one.store.entities.find(creator_id)
+    if found is None or found.type != "creator":
+        raise HTTPException(404, f"no creator {creator_id}; list them with GET /creators")
+    return found
+
+
+Creator = Annotated[Entity, Depends(_creator_of)]
+
+
+def _run_of(run_id: str, who: Who, one: TheOne) -> Run:
+    run = one.runs.get(run_id)
+    if not who.may(run.creator_id):
+        raise HTTPException(403, f"run {run_id} belongs to another creator")
+    return run
+
+
+Owned = Annotated[Run, Depends(_run_of)]
+
+
 # -- the app --------------------------------------------------------------------------------
 
 
@@ -188,44 +246,8 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.one = one
     _errors(app)
-
-    def caller(
-        authorization: Annotated[str | None, Header()] = None,
-        x_api_key: Annotated[str | None, Header()] = None,
-    ) -> Caller:
-        secret = x_api_key or ""
-        if authorization:
-            scheme, _, value = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not value.strip():
-                raise HTTPException(401, f"malformed Authorization header: {_KEY_HELP}")
-            secret = value.strip()
-        if not secret:
-            raise HTTPException(401, f"no API key: {_KEY_HELP}")
-        found = _keys.identify(one.store, secret)
-        if found is None:
-            raise HTTPException(401, f"unknown or revoked API key: {_KEY_HELP}")
-        return found
-
-    Who = Annotated[Caller, Depends(caller)]  # noqa: N806
-
-    def creator_of(creator_id: str, who: Who) -> Entity:
-        if not who.may(creator_id):
-            raise HTTPException(403, f"this API key is for another creator, not {creator_id}")
-        found = one.store.entities.find(creator_id)
-        if found is None or found.type != "creator":
-            raise HTTPException(404, f"no creator {creator_id}; list them with GET /creators")
-        return found
-
-    Creator = Annotated[Entity, Depends(creator_of)]  # noqa: N806
-
-    def run_of(run_id: str, who: Who) -> Run:
-        run = one.runs.get(run_id)
-        if not who.may(run.creator_id):
-            raise HTTPException(403, f"run {run_id} belongs to another creator")
-        return run
-
-    Owned = Annotated[Run, Depends(run_of)]  # noqa: N806
 
     def dispatch(run_id: str) -> None:
         if one.settings.broker_url:

@@ -152,3 +152,45 @@ def chroma(timeout: float = 60.0) -> Iterator[str]:
         server.wait(timeout=30)
         log.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def redis(timeout: float = 30.0) -> Iterator[str]:
+    """Start `redis-server` from the system's packages on loopback, with no persistence;
+    yield its URL (`scripts/ensure-redis` installs it)."""
+    import time
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed; run scripts/ensure-redis")
+    root = Path(tempfile.mkdtemp(prefix="one-redis-"))
+    port = free_port()
+    options = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(root)]
+    options += ["--save", "", "--appendonly", "no", "--protected-mode", "yes"]
+    log = (root / "log").open("wb")
+    server = subprocess.Popen([binary, *options], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _answers_ping(port):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis did not start: {(root / 'log').read_text()}")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
