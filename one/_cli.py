@@ -93,9 +93,14 @@ def _one_line(error: Exception) -> str:
     return " ".join(text.split()) or type(error).__name__
 
 
+def _make() -> One:
+    """ONE on the settings (tests replace this to run the CLI on fakes)."""
+    return One(Settings())
+
+
 @contextmanager
 def _one() -> Iterator[One]:
-    with One(Settings()) as one:
+    with _make() as one:
         yield one
 
 

@@ -43,7 +43,14 @@ class Brain(ScriptedChatModel):
 
 
 def brain_model(**structured: BaseModel | dict[str, Any]) -> Model:
-    return Model(Brain(structured={"Personality": PERSONALITY, **structured}), name="scripted")
+    """A Brain knowing the clone's personality and every built-in agent's sample output
+    (`tests.agents.test_specs.SAMPLES`), and `structured` besides."""
+    from tests.agents.test_specs import SAMPLES
+
+    samples = {type(sample).__name__: sample for sample in SAMPLES.values()}
+    return Model(
+        Brain(structured={"Personality": PERSONALITY, **samples, **structured}), name="scripted"
+    )
 
 
 def make_one(data_dir: Path, model: Model | None = None, **settings: Any) -> One:

@@ -1,18 +1,45 @@
+"""The demo (`one demo`) end to end on fakes: every step, what it prints, and that a
+second demo repeats nothing. `make demo` runs the same code on the local model."""
+
 from __future__ import annotations
 
+import io
+from collections import Counter
 from pathlib import Path
 
-from typer.testing import CliRunner
+from rich.console import Console
 
-from one._cli import app
+from knowledge import FakeEmbedder
+from one._demo import QUESTIONS, run_demo
+from one._settings import Settings
+from tests.one.conftest import brain_model
 
 
-def test_demo_builds_a_creator_and_prints_the_timeline_every_time(tmp_path: Path) -> None:
-    runner = CliRunner()
-    for _ in range(2):  # idempotent: a fresh database each run
-        result = runner.invoke(app, ["demo", "--data-dir", str(tmp_path)], env={"COLUMNS": "200"})
-        assert result.exit_code == 0, result.output
-        assert "Maya Lin's timeline (7 events" in result.output
-        for event in ("creator_created", "clone_created", "payment_processed"):
-            assert event in result.output
-    assert (tmp_path / "demo.db").exists()
+def test_the_demo_does_the_whole_job_once_however_often_it_runs(tmp_path: Path) -> None:
+    model = brain_model()
+    printed, counts = [], []
+    for _ in range(2):
+        out = io.StringIO()
+        done = run_demo(
+            Settings(data_dir=tmp_path),
+            Console(file=out, width=160),
+            model=model,
+            embedder=FakeEmbedder(),
+        )
+        printed.append(out.getvalue())
+        counts.append(Counter(e.type for e in done["timeline"]))
+        assert {g: r.status for g, r in done["runs"].items()} == {
+            "clone_build": "completed",
+            "launch_creator": "completed",
+            "daily_operations": "completed",
+        }
+        assert len(done["turns"]) == 3 and all(t.sources for t in done["turns"])
+    assert counts[0] == counts[1]  # the second demo found everything done
+    assert counts[0]["run_accepted"] == 6  # build, launch, the day, three questions
+    assert counts[0]["clone_interaction"] == 3
+    text = printed[0]
+    for question in QUESTIONS:
+        assert question in text
+    for agent in ("strategy_agent", "marketing_agent", "intelligence_agent", "finance_agent"):
+        assert agent in text
+    assert "Maya Lin's timeline" in text and "run_completed" in text
