@@ -30,7 +30,7 @@ def chat_model(settings: ModelSettings) -> tuple[ChatOpenAI, Callable[[], None] 
         base_url=base_url,
         api_key=SecretStr(key or ""),
         temperature=settings.temperature,
-        timeout=settings.timeout,
+        timeout=settings.attempt_timeout(),
         max_retries=0,
     ), before_call
 

@@ -109,7 +109,7 @@ class Model:
             structured="json_schema" if settings.backend == "openai" else "function_calling",
             max_tokens=settings.max_tokens,
             max_attempts=settings.max_attempts,
-            total_timeout=settings.total_timeout,
+            total_timeout=settings.all_timeout(),
             budget=budget,
         )
 

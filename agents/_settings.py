@@ -29,9 +29,9 @@ class ModelSettings(BaseSettings):
     api_key: SecretStr | None = None
     temperature: float = Field(default=0.7, ge=0, le=2)
     max_tokens: int = Field(default=512, gt=0)
-    timeout: float = Field(default=60.0, gt=0, description="seconds for one attempt")
+    timeout: float | None = Field(default=None, gt=0, description="seconds for one attempt")
     max_attempts: int = Field(default=4, ge=1)
-    total_timeout: float = Field(default=180.0, gt=0, description="seconds for all attempts")
+    total_timeout: float | None = Field(default=None, gt=0, description="seconds for all")
 
     @property
     def backend(self) -> Backend:
@@ -43,6 +43,16 @@ class ModelSettings(BaseSettings):
         if self.api_key is not None:
             return self.api_key.get_secret_value()
         return os.environ.get("OPENAI_API_KEY") or None
+
+    def attempt_timeout(self) -> float:
+        """Seconds for one attempt: 60, or 600 for the local model, which shares the
+        machine's cores and keeps generating an abandoned request (a retry would queue
+        behind it)."""
+        return self.timeout or (600.0 if self.backend == "local" else 60.0)
+
+    def all_timeout(self) -> float:
+        """Seconds for all attempts: 180, or 1200 for the local model."""
+        return self.total_timeout or (1200.0 if self.backend == "local" else 180.0)
 
     def model_name(self) -> str:
         if self.model:

@@ -9,6 +9,7 @@ by running it again: unchanged sources cost one lookup, changed ones only their 
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -115,6 +116,10 @@ class Knowledge:
             embedder.count_tokens, chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens
         )
         self.max_bytes = max_bytes
+        # One retriever per creator, kept: its BM25 index is built once per version of
+        # the creator's chunks, not at every search (a chat turn makes a new Clone).
+        self._retrievers: dict[str, Retriever] = {}
+        self._retrievers_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -227,7 +232,10 @@ class Knowledge:
     def retriever(self, creator_id: str) -> Retriever:
         """A retriever bound to this creator's knowledge, and no one else's."""
         self._check_creator(creator_id)
-        return Retriever(self, creator_id)
+        with self._retrievers_lock:
+            if creator_id not in self._retrievers:
+                self._retrievers[creator_id] = Retriever(self, creator_id)
+            return self._retrievers[creator_id]
 
     def _ingest_files(
         self,

@@ -26,10 +26,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from agents import Model, receive_message
+from agents.errors import AgentsError
 from graphs import Run, clone
 from knowledge import Embedder
 from one._app import One
 from one._settings import Settings
+from ontology.errors import OntologyError
 
 SAMPLE = Path(__file__).parent / "_samples" / "maya"
 QUESTIONS = (
@@ -65,18 +67,33 @@ def run_demo(
                 )
         with step("ingesting her content (MiniLM embeddings, Chroma on disk)"):
             report = _ingest(one, maya.id, console)
-        with step("building her clone (the model reads her content for a personality)"):
-            built = one.build_clone(maya.id)
-        with step("launching her business: ten agents, a 90-day plan, a content calendar"):
-            launched = one.launch(maya.id)
-        with step("one day of operations: intelligence, marketing, finance, service, design"):
-            day = one.daily(maya.id)
+        built = step.run(
+            "building her clone (the model reads her content for a personality)",
+            one,
+            one.build_clone,
+            maya.id,
+        )
+        launched = step.run(
+            "launching her business: ten agents, a 90-day plan, a content calendar",
+            one,
+            one.launch,
+            maya.id,
+        )
+        day = step.run(
+            "one day of operations: intelligence, marketing, finance, service, design",
+            one,
+            one.daily,
+            maya.id,
+        )
         turns = []
         for n, question in enumerate(QUESTIONS, 1):
-            with step(f"a fan asks the clone: {question}"):
-                turns.append(one.chat(maya.id, FAN, question, key=f"demo-question-{n}"))
+            with step(f"a fan asks the clone: {question}") as asking:
+                try:
+                    turns.append(one.chat(maya.id, FAN, question, key=f"demo-question-{n}"))
+                except (AgentsError, OntologyError) as error:
+                    asking.failed = str(error)
         _print_answers(console, turns)
-        _print_outputs(console, one, [built, launched, day])
+        _print_outputs(console, one, [r for r in (built, launched, day) if r is not None])
         timeline = one.timeline(maya.id, limit=1000)
         _print_timeline(console, one, timeline)
         console.print(
@@ -86,7 +103,7 @@ def run_demo(
         return {
             "creator": maya.id,
             "ingested": report,
-            "runs": {r.graph: r for r in (built, launched, day)},
+            "runs": {r.graph: r for r in (built, launched, day) if r is not None},
             "turns": turns,
             "timeline": timeline,
         }
@@ -101,22 +118,43 @@ class _Steps:
     def __call__(self, what: str) -> Any:
         return _Step(self.console, what)
 
+    def run(self, what: str, one: One, start: Callable[[str], Run], creator_id: str) -> Run | None:
+        """A run-making step that goes on past a failure: the run is kept, failed, and
+        this step resumes it the next time (a demo run twice retries what failed)."""
+        with _Step(self.console, what) as step:
+            try:
+                run = start(creator_id)
+                if run.status == "failed":  # failed in an earlier demo: carry on with it
+                    run = one.runs.resume(run.id)
+            except (AgentsError, OntologyError) as error:
+                step.failed = str(error)
+                return None
+            if run.status != "completed":
+                step.failed = f"the run {run.status}"
+            return run
+
 
 class _Step:
+    failed: str | None = None
+
     def __init__(self, console: Console, what: str) -> None:
         self.console, self.what = console, what
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _Step:
         self.started = time.monotonic()
         self.status = self.console.status(f"{self.what} ...")
         self.status.__enter__()
+        return self
 
     def __exit__(self, kind: object, error: object, tb: object) -> None:
         self.status.__exit__(None, None, None)
-        mark = "[green]✓[/green]" if kind is None else "[red]✗[/red]"
-        self.console.print(
-            f"{mark} {self.what} [dim]({time.monotonic() - self.started:.1f} s)[/dim]"
-        )
+        took = f"[dim]({time.monotonic() - self.started:.1f} s)[/dim]"
+        if kind is None and self.failed is None:
+            self.console.print(f"[green]✓[/green] {self.what} {took}")
+            return
+        why = self.failed or str(error)
+        self.console.print(f"[red]✗[/red] {self.what} {took}\n  [red]{why}[/red]")
+        self.console.print("  [dim]kept as it stands: run the demo again to carry on[/dim]")
 
 
 def _ingest(one: One, creator_id: str, console: Console) -> Any:
@@ -133,7 +171,8 @@ def _ingest(one: One, creator_id: str, console: Console) -> Any:
 
 
 def _print_answers(console: Console, turns: list[clone.ChatTurn]) -> None:
-    for question, turn in zip(QUESTIONS, turns, strict=True):
+    for turn in turns:
+        question = str(turn.run.values.get("message", ""))
         sources = "\n".join(
             f"[dim][{s.n}] {s.title} ({s.kind}, score {s.score:.2f})[/dim]" for s in turn.sources
         )

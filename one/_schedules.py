@@ -173,12 +173,10 @@ class Scheduler:
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
     def _due(self, now_ms: int) -> list[Entity]:
-        """The enabled schedules whose next slot has come (one read of the schedules)."""
-        return [
-            s
-            for s in every(self.one.store.entities.query, "schedule", "active", limit=1000)
-            if s.properties.get("enabled", True) and int(s.properties.get("nextRun", 0)) <= now_ms
-        ]
+        """The enabled schedules whose next slot has come (the store reads no others)."""
+        query = self.one.store.entities.query
+        due = every(query, "schedule", "active", at_most={"nextRun": now_ms}, limit=1000)
+        return [s for s in due if s.properties.get("enabled", True)]
 
     def _fire(self, schedule: Entity, now: datetime) -> Fired | None:
         """Claim the schedule's latest slot that has come (by accepting its run), then

@@ -23,9 +23,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agents import clone_entity_id
 from agents.errors import AgentsError, ConfigurationError
@@ -631,10 +633,20 @@ def _run(run: Run, *, events: bool = True) -> dict[str, Any]:
     return body
 
 
+def _error(request: Request, status: int, detail: str, **extra: Any) -> JSONResponse:
+    """An error as `{"detail": ...}`; under `/v1/` also in OpenAI's shape (`error.message`),
+    which the OpenAI client and LangChain show to their user."""
+    body: dict[str, Any] = {"detail": detail, **extra}
+    if request.url.path.startswith("/v1/"):
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        body["error"] = {"message": detail, "type": kind, "code": status}
+    return JSONResponse(body, status_code=status)
+
+
 def _errors(app: FastAPI) -> None:
     def handler(status: int) -> Any:
         async def handle(request: Request, error: Exception) -> JSONResponse:
-            return JSONResponse({"detail": str(error)}, status_code=status)
+            return _error(request, status, str(error))
 
         return handle
 
@@ -647,12 +659,21 @@ def _errors(app: FastAPI) -> None:
     app.add_exception_handler(AgentsError, handler(502))
     app.add_exception_handler(OntologyError, handler(500))
 
+    async def http(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        response = _error(request, error.status_code, str(error.detail))
+        if error.status_code == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
     async def invalid(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
         problems = [
             f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
             for e in error.errors()
         ]
-        return JSONResponse({"detail": "; ".join(problems), "errors": error.errors()}, 422)
+        # jsonable: an error's `input` may be bytes and its `ctx` an exception
+        return _error(request, 422, "; ".join(problems), errors=jsonable_encoder(error.errors()))
 
+    app.add_exception_handler(StarletteHTTPException, http)
     app.add_exception_handler(RequestValidationError, invalid)

@@ -79,8 +79,11 @@ class Entities:
         limit: int = 50,
         cursor: str | None = None,
         include_deleted: bool = False,
+        at_most: Mapping[str, float] | None = None,
     ) -> Page[Entity]:
-        """Entities of a type and/or status (and that `owner` `owns`), oldest first, paged."""
+        """Entities of a type and/or status (and that `owner` `owns`), oldest first, paged;
+        `at_most`: only those whose numeric properties are at most these values (a
+        scheduler's due schedules, without reading the others)."""
         if type is not None:
             self._scope.catalogue.get("entity", type)
         if status is not None:
@@ -93,6 +96,9 @@ class Entities:
             query = query.where(col(EntityRow.id).in_(owned))
         if not include_deleted:
             query = query.where(col(EntityRow.deleted_at).is_(None))
+        for key, most in (at_most or {}).items():
+            # As a float: epoch milliseconds overflow PostgreSQL's INTEGER.
+            query = query.where(col(EntityRow.properties)[key].as_float() <= most)
         order = (col(EntityRow.created_at), col(EntityRow.id))
         with self._scope.read() as session:
             return keyset_page(session, query, order, Entity.of, limit=limit, cursor=cursor)

@@ -325,7 +325,6 @@ def test_two_schedulers_claim_and_drive_each_slot_once(tmp_path: Path) -> None:
     outputs = [t.communicate(timeout=300) for t in tickers]
     assert [t.returncode for t in tickers] == [0, 0], outputs
     claimed = [line for out, _ in outputs for line in out.split()]
-    print("SPLIT", [len(out.split()) for out, _ in outputs])
 
     with make_one(data) as one:
         runs = {e.run_id: e for s in ids for e in accepted(one, s)}
