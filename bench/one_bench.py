@@ -96,10 +96,14 @@ def scheduler_tick(quick: bool) -> dict[str, Any]:
             raise AssertionError(f"the ticks claimed {len(queued)} runs, not {few + scale.due}")
         n = f"{scale.schedules:,}"
         figures = [
-            _tick_figure("tick_idle_ms", f"tick, none of {n} due (median)", statistics.median(idle)),
+            _tick_figure(
+                "tick_idle_ms", f"tick, none of {n} due (median)", statistics.median(idle)
+            ),
             _tick_figure("tick_few_due_ms", f"tick, {few} of {n} due (claimed)", at_few),
             _tick_figure("tick_many_due_ms", f"tick, {scale.due} of {n} due (claimed)", at_many),
-            Figure("claim_ms", "cost per claimed slot", (at_many - at_few) / (scale.due - few), "ms"),
+            Figure(
+                "claim_ms", "cost per claimed slot", (at_many - at_few) / (scale.due - few), "ms"
+            ),
         ]
     return report("Scheduler: one tick (enqueue: a list's append)", figures)
 
@@ -135,10 +139,36 @@ def _add_schedules(one: One, count: int, few: int, many: int) -> None:
 
 # -- 2. clone chat over HTTP ------------------------------------------------------------
 
-WORDS = (
-    "salt pasta water knife onion garlic butter sauce simmer boil roast bake fold whisk "
-    "dough basil tomato lemon pepper olive stock rice bean flour yeast crust grill pan"
-).split()
+WORDS = [
+    "salt",
+    "pasta",
+    "water",
+    "knife",
+    "onion",
+    "garlic",
+    "butter",
+    "sauce",
+    "simmer",
+    "boil",
+    "roast",
+    "bake",
+    "fold",
+    "whisk",
+    "dough",
+    "basil",
+    "tomato",
+    "lemon",
+    "pepper",
+    "olive",
+    "stock",
+    "rice",
+    "bean",
+    "flour",
+    "yeast",
+    "crust",
+    "grill",
+    "pan",
+]
 QUESTIONS = [
     "How salty should pasta water be?",
     "What knife do you use for onions?",

@@ -144,6 +144,7 @@ class ChatState(TypedDict, total=False):
     answer: dict[str, Any]  # text, withheld, usage
     history: Annotated[list[list[str]], operator.add]  # [message, response] per turn
     reply_event: int
+    turns: Annotated[dict[str, dict[str, Any]], operator.or_]  # each run's own turn, by id
 
 
 def _clone(state: Mapping[str, Any], call: Call, options: Mapping[str, Any]) -> Clone:
@@ -200,9 +201,16 @@ def _record_turn(state: Mapping[str, Any], call: Call, options: Mapping[str, Any
         bool(answer["withheld"]),
         key=str(state.get("key") or call.key),
     )
+    turn = {
+        "message": state["message"],
+        "answer": answer,
+        "passages": state.get("passages", []),
+        "reply_event": reply.event.seq,
+    }
     return {
         "history": [[str(state["message"]), str(answer["text"])]],
         "reply_event": reply.event.seq,
+        "turns": {str(call.run_id): turn} if call.run_id else {},
     }
 
 
@@ -284,10 +292,12 @@ def _ids(creator_id: str, fan_id: str, key: str | None) -> dict[str, Any]:
 
 
 def _turn(run: Run) -> ChatTurn:
-    answer = run.values.get("answer", {})
+    """The run's own turn (the thread's state may have moved on to later turns)."""
+    values = run.values.get("turns", {}).get(run.id) or run.values
+    answer = values.get("answer", {})
     return ChatTurn(
         text=str(answer.get("text", "")),
         withheld=bool(answer.get("withheld")),
-        sources=[s for s, _ in _passages(run.values)],
+        sources=[s for s, _ in _passages(values)],
         run=run,
     )

@@ -132,8 +132,7 @@ class Schedules:
             creator = str(schedule.properties["creatorId"])
             # Before the delete: an event may not name a deleted entity.
             tx.events.append("schedule_changed", creator, schedule_id, {"action": "removed"})
-            removed = tx.entities.delete(schedule_id)
-        return removed
+            return tx.entities.delete(schedule_id)
 
 
 class Scheduler:
