@@ -69,3 +69,37 @@ def test_content_lists_what_ingesting_made(one: One) -> None:
     maya = with_maya(one)
     kinds = {e.type for e in one.content(maya)}
     assert {"video", "podcast", "blog_post", "social_post"} & kinds
+
+
+def test_a_run_is_driven_once_however_many_drive_it_at_once(one: One) -> None:
+    import threading
+
+    from graphs import agent
+
+    maya = one.add_creator("Maya Lin")
+    brain = one.model.chat
+    started = threading.Event()
+    release = threading.Event()
+    slow_text = brain.structured["Insights"]  # type: ignore[attr-defined]
+
+    def slow(messages: object) -> object:
+        started.set()
+        release.wait(10)
+        return slow_text
+
+    brain.structured = {**brain.structured, "Insights": slow}  # type: ignore[attr-defined]
+    input = {"creator_id": maya.id, "agent": "intelligence_agent", "task": None}
+    run_id, accepted = one.runs.submit(agent.NAME, input)
+    assert accepted and one.runs.submit(agent.NAME, input, run_id=run_id) == (run_id, False)
+    results: list[str] = []
+    first = threading.Thread(target=lambda: results.append(one.runs.drive(run_id).status))
+    first.start()
+    assert started.wait(10)
+    assert one.runs.drive(run_id).status == "accepted"  # held by the first: left to it
+    release.set()
+    first.join(10)
+    assert results == ["completed"]
+    assert one.runs.drive(run_id).status == "completed"  # ended: nothing more to do
+    events = [e.type for e in one.store.events.read_run(run_id)]
+    assert events.count("node_started") == 1 and events.count("agent_completed") <= 1
+    assert events.count("run_completed") == 1
