@@ -130,3 +130,12 @@ def test_find_is_get_without_the_error(store: Store) -> None:
     assert store.entities.find(e.id) is None
     found = store.entities.find(e.id, include_deleted=True)
     assert found is not None and found.deleted_at is not None
+
+
+def test_query_at_most_compares_a_numeric_property_on_every_backend(store: Store) -> None:
+    later = 1_800_000_000_000  # epoch ms: beyond a 32-bit integer
+    for name, at in (("soon", later - 1), ("now", later), ("later", later + 1)):
+        store.entities.create("metric", name, {"nextRun": at})
+    store.entities.create("metric", "none", {})
+    due = store.entities.query("metric", at_most={"nextRun": later}).items
+    assert sorted(e.name for e in due) == ["now", "soon"]
