@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     def environ(self) -> dict[str, str]:
         """These settings as the environment variables the lower packages read."""
         env = {"ONE_DATA_DIR": str(self.data_dir)}
-        for name in ("database_url", "checkpoint_url", "chroma_url"):
+        for name in ("database_url", "checkpoint_url", "chroma_url", "broker_url"):
             value = getattr(self, name)
             if value:
                 env[f"ONE_{name.upper()}"] = value

@@ -112,7 +112,12 @@ class Database:
         except OntologyError:
             raise
         except OperationalError as e:
-            if "locked" in str(e.orig) or "busy" in str(e.orig):
+            if getattr(e.orig, "sqlstate", None) in ("40P01", "40001"):  # deadlock, conflict
+                raise TransactionFailedError(
+                    f"{_failed(self.url, e)} (a conflict with a concurrent transaction: "
+                    "nothing was written; retrying is safe)"
+                ) from e
+            if "database is locked" in str(e.orig) or "busy" in str(e.orig):
                 raise DatabaseLockedError(self.url, self.busy_timeout) from e
             raise TransactionFailedError(_failed(self.url, e)) from e
         except DataError as e:

@@ -154,8 +154,12 @@ class Entities:
 def _row(
     session: Session, id: str, *, include_deleted: bool = False, for_update: bool = False
 ) -> EntityRow:
-    # FOR UPDATE: two patches of one entity on PostgreSQL must not lose each other's keys.
-    row = session.get(EntityRow, id, with_for_update=for_update)
+    # FOR NO KEY UPDATE: two patches of one entity on PostgreSQL must not lose each other's
+    # keys; and not FOR UPDATE, which also waits for the KEY SHARE locks that inserting a
+    # connection or event referring to the row takes, so two transactions that each wrote
+    # such a row and then patched the entity deadlocked.
+    lock = {"key_share": True} if for_update else False
+    row = session.get(EntityRow, id, with_for_update=lock)
     if row is None:
         raise NotFoundError("entity", id)
     if row.deleted_at is not None and not include_deleted:

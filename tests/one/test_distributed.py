@@ -24,7 +24,7 @@ import pytest
 
 from one import _worker
 from one._app import One
-from one._schedules import Fired, Scheduler, Schedules
+from one._schedules import Fired, Scheduler, Schedules, Target
 from tests.one.conftest import make_one
 from tests.servers import Postgres, redis
 
@@ -49,7 +49,7 @@ def redis_url() -> Iterator[str]:
 def test_two_schedulers_and_two_workers_run_every_slot_once(
     tmp_path: Path, pg_server: Postgres, chroma_url: str, redis_url: str
 ) -> None:
-    settings = {
+    settings: dict[str, Any] = {
         "database_url": pg_server.new_database(),
         "chroma_url": chroma_url,
         "broker_url": redis_url,
@@ -83,15 +83,15 @@ def _creators_and_schedules(one: One, folder: Path) -> dict[str, str]:
         posts.mkdir(parents=True)
         (posts / "post.md").write_text(f"# {name} on knives\n\nHold the knife with a claw grip.\n")
         one.ingest(creator.id, posts)
-        targets = [("agent", "intelligence_agent")]
+        targets: list[tuple[Target, str]] = [("agent", "intelligence_agent")]
         targets += [("graph", "daily_operations")] if index == 0 else []
         for target, what in targets:
-            schedule = Schedules(one.store).add(creator.id, target, what, "* * * * *", now=START)  # type: ignore[arg-type]
+            schedule = Schedules(one.store).add(creator.id, target, what, "* * * * *", now=START)
             made[schedule.id] = what
     return made
 
 
-def _two_schedulers(tmp_path: Path, settings: dict[str, str]) -> list[Fired]:
+def _two_schedulers(tmp_path: Path, settings: dict[str, Any]) -> list[Fired]:
     """Two schedulers, each with its own ONE, tick the same `MINUTES` minutes at once."""
     barrier = threading.Barrier(2)
     fired: list[Fired] = []
@@ -122,9 +122,7 @@ def _two_schedulers(tmp_path: Path, settings: dict[str, str]) -> list[Fired]:
     return fired
 
 
-def _check_ran_once(
-    one: One, schedules: dict[str, str], fired: list[Fired], record: Path
-) -> None:
+def _check_ran_once(one: One, schedules: dict[str, str], fired: list[Fired], record: Path) -> None:
     slots = collections.Counter((f.schedule_id, f.slot) for f in fired)
     wanted = {(s, START + timedelta(minutes=m)) for s in schedules for m in range(1, MINUTES + 1)}
     assert set(slots) == wanted and set(slots.values()) == {1}  # claimed by one scheduler
@@ -217,9 +215,6 @@ def _wait_for(done: Any, timeout: float, what: str, record: Path) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
-            logs = "\n".join(
-                p.read_text()[-3000:] for p in sorted(record.parent.glob("w*.log"))
-            )
+            logs = "\n".join(p.read_text()[-3000:] for p in sorted(record.parent.glob("w*.log")))
             raise AssertionError(f"timed out waiting for {what}; worker logs:\n{logs}")
         time.sleep(0.2)
-
