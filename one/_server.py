@@ -364,7 +364,10 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
     def run_agent(creator: Creator, agent: str, body: AgentRunBody) -> dict[str, Any]:
         from graphs import agent as agent_graph
 
-        one.registry.get(agent)
+        try:
+            one.registry.get(agent)
+        except ConfigurationError as error:  # the agent in the path: not found
+            raise HTTPException(404, str(error)) from None
         input = {"creator_id": creator.id, "agent": agent, "task": body.task}
         run_id, _ = one.runs.submit(agent_graph.NAME, input)
         dispatch(run_id)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -31,10 +33,37 @@ TEXT = Brain.model_fields["text"].default
 NOTE = b"# Sourdough starter\n\nFeed the starter rye flour twice a day; it smells of apples.\n"
 
 
+@dataclass(frozen=True)
+class Template:
+    """A data directory made once for the module: Maya with her content and clone, Ben,
+    and a key each (and an admin's). Each test works on its own copy."""
+
+    data: Path
+    maya: str
+    ben: str
+    keys: tuple[str, str, str]  # the admin's, Maya's, Ben's
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    data = tmp_path_factory.mktemp("server") / "data"
+    with make_one(data, model=brain_model()) as one:
+        maya = with_maya(one)
+        assert one.build_clone(maya).status == "completed"
+        ben = one.add_creator("Ben Ortiz", "woodworking").id
+        admin, mayas, bens = (_keys.create(one.store, who)[1] for who in (None, maya, ben))
+    return Template(data, maya, ben, (admin, mayas, bens))
+
+
+def copy_of(template: Template, tmp_path: Path, **settings: Any) -> One:
+    """ONE on a copy of the template, whose model also gives every built-in agent's output."""
+    data = shutil.copytree(template.data, tmp_path / "data")
+    return make_one(data, model=brain_model(**AGENT_OUTPUTS), **settings)
+
+
 @pytest.fixture
-def one(tmp_path: Path) -> Iterator[One]:
-    """ONE whose model also answers every built-in agent's structured output."""
-    with make_one(tmp_path / "data", model=brain_model(**AGENT_OUTPUTS)) as made:
+def one(template: Template, tmp_path: Path) -> Iterator[One]:
+    with copy_of(template, tmp_path) as made:
         yield made
 
 
@@ -52,13 +81,24 @@ class Server:
         return {"Authorization": f"Bearer {key}"} if key else {}
 
 
-@pytest.fixture
-def server(one: One, maya: str) -> Iterator[Server]:
-    ben = one.add_creator("Ben Ortiz", "woodworking").id
-    keys = [_keys.create(one.store, who)[1] for who in (None, maya, ben)]
+@contextmanager
+def serving(one: One, template: Template) -> Iterator[Server]:
     with TestClient(create_app(one)) as client:
-        yield Server(one, client, maya, ben, *keys)
+        yield Server(one, client, template.maya, template.ben, *template.keys)
         settle(one)
+
+
+@pytest.fixture
+def server(one: One, template: Template) -> Iterator[Server]:
+    with serving(one, template) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def shared(template: Template, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the tests that change nothing (refused requests), to keep them fast."""
+    with copy_of(template, tmp_path_factory.mktemp("shared")) as one, serving(one, template) as s:
+        yield s
 
 
 def settle(one: One, timeout: float = 30.0) -> None:
@@ -170,27 +210,42 @@ def call(s: Server, route: Route, key: str | None) -> Any:
     return s.client.request(route.method, path, headers=s.as_(key), json=body, content=content)
 
 
-def test_the_table_lists_every_route_of_the_app(one: One) -> None:
-    app = create_app(one).app  # inside the body limit
+def test_the_table_lists_every_route_of_the_app(shared: Server) -> None:
+    app = create_app(shared.one).app  # inside the body limit
     served = {(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods}
     assert served == {(r.method, r.path) for r in ROUTES}
 
 
-def test_health_needs_no_key(server: Server) -> None:
-    assert server.client.get("/health").json() == {"status": "ok"}
+def test_the_schema_shows_no_dependency_as_a_query_parameter(shared: Server) -> None:
+    """Regression: aliases made inside `create_app` became query fields `who`, `creator`."""
+    schema = shared.client.get("/openapi.json").json()
+    names = {
+        p["name"]
+        for operations in schema["paths"].values()
+        for operation in operations.values()
+        for p in operation.get("parameters", [])
+    }
+    assert names == {
+        "creator_id", "filename", "agent", "run_id", "schedule_id", "limit", "after", "type",
+        "authorization", "x-api-key", "idempotency-key",
+    }  # fmt: skip
+
+
+def test_health_needs_no_key(shared: Server) -> None:
+    assert shared.client.get("/health").json() == {"status": "ok"}
 
 
 @pytest.mark.parametrize("route", GUARDED, ids=_id)
-def test_no_key_is_401_and_says_how_to_send_one(server: Server, route: Route) -> None:
-    response = call(server, route, None)
+def test_no_key_is_401_and_says_how_to_send_one(shared: Server, route: Route) -> None:
+    response = call(shared, route, None)
     assert response.status_code == 401, response.text
     assert "Authorization: Bearer one_" in response.json()["detail"]
     assert "one keys create" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("route", GUARDED, ids=_id)
-def test_an_unknown_key_is_401(server: Server, route: Route) -> None:
-    response = call(server, route, "one_" + "x" * 40)
+def test_an_unknown_key_is_401(shared: Server, route: Route) -> None:
+    response = call(shared, route, "one_" + "x" * 40)
     assert response.status_code == 401, response.text
     assert "unknown or revoked API key" in response.json()["detail"]
 
@@ -199,8 +254,8 @@ def test_an_unknown_key_is_401(server: Server, route: Route) -> None:
     "headers",
     [{"Authorization": "Basic abc"}, {"Authorization": "Bearer "}, {"X-API-Key": "nope"}],
 )
-def test_a_malformed_or_wrong_key_is_401(server: Server, headers: dict[str, str]) -> None:
-    response = server.client.get(f"/creators/{server.maya}", headers=headers)
+def test_a_malformed_or_wrong_key_is_401(shared: Server, headers: dict[str, str]) -> None:
+    response = shared.client.get(f"/creators/{shared.maya}", headers=headers)
     assert response.status_code == 401
     assert "Bearer" in response.json()["detail"]
 
@@ -212,31 +267,31 @@ def test_a_revoked_key_is_401(server: Server) -> None:
     assert server.client.get("/creators", headers=server.as_(key)).status_code == 401
 
 
-def test_the_x_api_key_header_works_too(server: Server) -> None:
-    response = server.client.get(f"/creators/{server.maya}", headers={"X-API-Key": server.mayas})
+def test_the_x_api_key_header_works_too(shared: Server) -> None:
+    response = shared.client.get(f"/creators/{shared.maya}", headers={"X-API-Key": shared.mayas})
     assert response.status_code == 200 and response.json()["name"] == "Maya Lin"
 
 
 @pytest.mark.parametrize("route", OWNED, ids=_id)
-def test_another_creators_key_is_403_and_nothing_runs(server: Server, route: Route) -> None:
-    before = (len(calls(server.one)), len(server.one.runs_of(limit=500)))
-    response = call(server, route, server.bens)
+def test_another_creators_key_is_403_and_nothing_runs(shared: Server, route: Route) -> None:
+    before = (len(calls(shared.one)), len(shared.one.runs_of(limit=500)))
+    response = call(shared, route, shared.bens)
     assert response.status_code == 403, response.text
     assert "another creator" in response.json()["detail"]
-    assert (len(calls(server.one)), len(server.one.runs_of(limit=500))) == before
+    assert (len(calls(shared.one)), len(shared.one.runs_of(limit=500))) == before
 
 
-def test_only_an_admin_adds_creators(server: Server) -> None:
+def test_only_an_admin_adds_creators(shared: Server) -> None:
     route = next(r for r in ROUTES if r.path == "/creators" and r.method == "POST")
-    response = call(server, route, server.mayas)
+    response = call(shared, route, shared.mayas)
     assert response.status_code == 403 and "admin" in response.json()["detail"]
-    assert "Cleo Park" not in [c.name for c in server.one.creators()]
+    assert "Cleo Park" not in [c.name for c in shared.one.creators()]
 
 
-def test_a_creators_key_lists_only_their_creator_and_models(server: Server) -> None:
-    creators = server.client.get("/creators", headers=server.as_(server.bens)).json()
+def test_a_creators_key_lists_only_their_creator_and_models(shared: Server) -> None:
+    creators = shared.client.get("/creators", headers=shared.as_(shared.bens)).json()
     assert [c["name"] for c in creators] == ["Ben Ortiz"]
-    models = server.client.get("/v1/models", headers=server.as_(server.bens)).json()
+    models = shared.client.get("/v1/models", headers=shared.as_(shared.bens)).json()
     assert models["data"] == []  # Ben has no clone, and Maya's is not his
 
 
@@ -268,13 +323,14 @@ def test_the_owners_key_works_on_their_things(server: Server) -> None:
     ],
 )
 def test_a_malformed_body_is_422_and_names_the_field(
-    server: Server, path: str, body: Any, says: str
+    shared: Server, path: str, body: Any, says: str
 ) -> None:
-    url = path.format(maya=server.maya)
-    response = server.client.post(url, json=body, headers=server.as_(server.admin))
+    before = len(calls(shared.one))
+    url = path.format(maya=shared.maya)
+    response = shared.client.post(url, json=body, headers=shared.as_(shared.admin))
     assert response.status_code == 422, response.text
     assert says in response.json()["detail"]
-    assert calls(server.one) == calls(server.one)[: len(calls(server.one))]
+    assert len(calls(shared.one)) == before
 
 
 def test_a_body_that_is_not_json_is_422(server: Server) -> None:
@@ -293,13 +349,12 @@ def test_an_empty_upload_is_422(server: Server) -> None:
 
 
 @pytest.fixture
-def small(tmp_path: Path) -> Iterator[tuple[One, TestClient, str]]:
-    with make_one(tmp_path / "small", max_request_bytes=2000) as one:
-        maya = with_maya(one)
-        one.build_clone(maya)
-        key = _keys.create(one.store, None)[1]
-        with TestClient(create_app(one)) as client:
-            yield one, client, key
+def small(template: Template, tmp_path: Path) -> Iterator[tuple[One, TestClient, str]]:
+    with (
+        copy_of(template, tmp_path, max_request_bytes=2000) as one,
+        TestClient(create_app(one)) as client,
+    ):
+        yield one, client, template.keys[0]
 
 
 def _big_chat() -> dict[str, Any]:
@@ -335,6 +390,7 @@ def test_an_oversize_chunked_body_is_413_before_the_model(
 
 def test_a_small_chunked_body_gets_through(small: tuple[One, TestClient, str]) -> None:
     one, client, key = small
+    before = len(calls(one))
     body = {"model": "maya-lin", "messages": [{"role": "user", "content": "salt?"}]}
 
     def chunks() -> Iterator[bytes]:
@@ -344,11 +400,14 @@ def test_a_small_chunked_body_gets_through(small: tuple[One, TestClient, str]) -
     response = client.post("/v1/chat/completions", content=chunks(), headers=headers)
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"] == TEXT
+    assert len(calls(one)) > before
 
 
-def test_the_limit_stops_reading_a_chunked_body_at_the_limit(one: One) -> None:
+def test_the_limit_stops_reading_a_chunked_body_at_the_limit(
+    small: tuple[One, TestClient, str],
+) -> None:
     """Straight on ASGI: chunks of 500 bytes, the limit 2000; the fifth chunk ends it."""
-    app = create_app(make_one(one.settings.data_dir / "asgi", max_request_bytes=2000))
+    app = create_app(small[0])
     pulled: list[int] = []
     sent: list[MutableMapping[str, Any]] = []
 
@@ -425,30 +484,30 @@ def test_each_fan_by_user_has_their_own_memory(server: Server) -> None:
     assert "What about mint?" in prompt and "basil" not in prompt
 
 
-def test_another_creators_key_cannot_use_the_clone(server: Server) -> None:
+def test_another_creators_key_cannot_use_the_clone(shared: Server) -> None:
     with pytest.raises(openai.PermissionDeniedError, match="another creator's clone"):
-        _ask(_openai(server, server.bens), "sam", "Hi")
+        _ask(_openai(shared, shared.bens), "sam", "Hi")
 
 
-def test_an_unknown_model_is_404_and_says_where_to_look(server: Server) -> None:
+def test_an_unknown_model_is_404_and_says_where_to_look(shared: Server) -> None:
     with pytest.raises(openai.NotFoundError, match="GET /v1/models"):
         messages: Any = [{"role": "user", "content": "Hi"}]
-        _openai(server, server.admin).chat.completions.create(model="gpt-4o", messages=messages)
+        _openai(shared, shared.admin).chat.completions.create(model="gpt-4o", messages=messages)
 
 
-def test_a_creator_without_a_clone_is_404_and_says_build_it(server: Server) -> None:
+def test_a_creator_without_a_clone_is_404_and_says_build_it(shared: Server) -> None:
     with pytest.raises(openai.NotFoundError, match="no clone yet"):
         messages: Any = [{"role": "user", "content": "Hi"}]
-        _openai(server, server.bens).chat.completions.create(model="ben-ortiz", messages=messages)
+        _openai(shared, shared.bens).chat.completions.create(model="ben-ortiz", messages=messages)
 
 
-def test_the_last_message_must_be_the_users(server: Server) -> None:
+def test_the_last_message_must_be_the_users(shared: Server) -> None:
     messages: Any = [
         {"role": "user", "content": "Hi"},
         {"role": "assistant", "content": "Hello!"},
     ]
     with pytest.raises(openai.UnprocessableEntityError, match="role 'user'"):
-        _openai(server, server.mayas).chat.completions.create(model="maya-lin", messages=messages)
+        _openai(shared, shared.mayas).chat.completions.create(model="maya-lin", messages=messages)
 
 
 # -- REST ---------------------------------------------------------------------------------
@@ -456,7 +515,9 @@ def test_the_last_message_must_be_the_users(server: Server) -> None:
 
 def test_an_admin_adds_a_creator_once(server: Server) -> None:
     headers = server.as_(server.admin)
-    made = server.client.post("/creators", json={"name": "Cleo Park", "niche": "tea"}, headers=headers)
+    made = server.client.post(
+        "/creators", json={"name": "Cleo Park", "niche": "tea"}, headers=headers
+    )
     assert made.status_code == 201 and made.json()["properties"]["niche"] == "tea"
     again = server.client.post("/creators", json={"name": "cleo park"}, headers=headers)
     assert again.json()["id"] == made.json()["id"]
@@ -507,7 +568,7 @@ def test_the_clone_streams_its_reply_as_server_sent_events(server: Server) -> No
 def test_the_clone_is_shown_and_a_repeat_build_is_the_same_run(server: Server) -> None:
     headers = server.as_(server.mayas)
     got = server.client.get(f"/creators/{server.maya}/clone", headers=headers)
-    assert got.status_code == 200 and got.json()["type"] == "clone"
+    assert got.status_code == 200 and got.json()["type"] == "ai_clone"
     built = server.client.post(f"/creators/{server.maya}/clone/build", headers=headers)
     assert built.status_code == 202 and built.json()["status"] == "completed"
     none = server.client.get(f"/creators/{server.ben}/clone", headers=server.as_(server.bens))
@@ -585,12 +646,10 @@ def test_events_are_listed_and_paged_with_after(server: Server) -> None:
     headers = server.as_(server.mayas)
     url = f"/creators/{server.maya}/events"
     events = server.client.get(url, params={"limit": 1000}, headers=headers).json()
-    assert events[0]["type"] == "creator_created"
-    seqs = [e["seq"] for e in events]
-    assert seqs == sorted(seqs)
-    middle = seqs[len(seqs) // 2]
+    assert events[0]["type"] == "creator_created"  # in the order they happened
+    middle = sorted(e["seq"] for e in events)[len(events) // 2]  # `after` is by append order
     later = server.client.get(url, params={"after": middle, "limit": 1000}, headers=headers)
-    assert [e["seq"] for e in later.json()] == [s for s in seqs if s > middle]
+    assert later.json() == [e for e in events if e["seq"] > middle] != []
     typed = server.client.get(url, params={"type": "clone_created"}, headers=headers).json()
     assert [e["type"] for e in typed] == ["clone_created"]
 
@@ -598,22 +657,22 @@ def test_events_are_listed_and_paged_with_after(server: Server) -> None:
 # -- errors that name the fix -------------------------------------------------------------
 
 
-def test_an_unknown_creator_is_404_and_says_how_to_list_them(server: Server) -> None:
-    response = server.client.get("/creators/nobody", headers=server.as_(server.admin))
+def test_an_unknown_creator_is_404_and_says_how_to_list_them(shared: Server) -> None:
+    response = shared.client.get("/creators/nobody", headers=shared.as_(shared.admin))
     assert response.status_code == 404 and "GET /creators" in response.json()["detail"]
 
 
-def test_an_unknown_run_is_404(server: Server) -> None:
+def test_an_unknown_run_is_404(shared: Server) -> None:
     run_id = "00000000-0000-4000-8000-000000000000"
-    response = server.client.get(f"/runs/{run_id}", headers=server.as_(server.admin))
+    response = shared.client.get(f"/runs/{run_id}", headers=shared.as_(shared.admin))
     assert response.status_code == 404 and run_id in response.json()["detail"]
 
 
-def test_a_run_id_that_is_not_a_uuid_is_422(server: Server) -> None:
-    response = server.client.get("/runs/not-a-run", headers=server.as_(server.admin))
+def test_a_run_id_that_is_not_a_uuid_is_422(shared: Server) -> None:
+    response = shared.client.get("/runs/not-a-run", headers=shared.as_(shared.admin))
     assert response.status_code == 422 and "not a UUID" in response.json()["detail"]
 
 
-def test_an_unknown_schedule_is_404(server: Server) -> None:
-    response = server.client.delete("/schedules/nope", headers=server.as_(server.admin))
+def test_an_unknown_schedule_is_404(shared: Server) -> None:
+    response = shared.client.delete("/schedules/nope", headers=shared.as_(shared.admin))
     assert response.status_code == 404 and "nope" in response.json()["detail"]
