@@ -122,14 +122,22 @@ def _finish(
         store.events.append(kind, actor, None, metadata, run_id=run_id, idempotency_key=key)
 
 
-def agent_step(agent: str, *, task: str | None = None, tolerate_failure: bool = False) -> Step:
+def agent_step(
+    agent: str,
+    *,
+    task: str | None = None,
+    tolerate_failure: bool = False,
+    tolerate_misfit: bool = False,
+) -> Step:
     """A step that runs `agent` for the state's creator, idempotently by the node's key.
 
     With `tolerate_failure`, a failed agent (recorded as `agent_failed` by `run_agent`)
-    marks the node failed and the run goes on; otherwise the failure stops the run.
+    marks the node failed and the run goes on; otherwise the failure stops the run. With
+    `tolerate_misfit`, only a reply that never fitted the agent's output does (a weak
+    model's), while a provider's failure stops the run, to be resumed.
     """
     from agents import AgentContext, run_agent
-    from agents.errors import AgentsError
+    from agents.errors import AgentsError, OutputParseError
 
     def step(state: Mapping[str, Any], call: Call) -> Update:
         deps = call.deps
@@ -139,7 +147,8 @@ def agent_step(agent: str, *, task: str | None = None, tolerate_failure: bool = 
         try:
             run = run_agent(agent, ctx, deps.model, key=call.key, run_id=call.run_id, task=task)
         except AgentsError as error:
-            if not tolerate_failure:
+            misfit = tolerate_misfit and isinstance(error, OutputParseError)
+            if not (tolerate_failure or misfit):
                 raise
             call.status, call.error = "failed", f"{type(error).__name__}: {error}"
             return {"failed": [agent]}

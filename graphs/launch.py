@@ -1,5 +1,9 @@
 """Launch a creator (the seeds' `launchCreator`): register the ten agents in parallel, then
-strategy writes the 90-day plan, then marketing the content calendar from its goals."""
+strategy writes the 90-day plan, then marketing the content calendar from its goals.
+
+A plan or calendar the model could not shape into its output is recorded as failed
+(`agent_failed`; the launch goes on and completes); a provider's failure stops the run,
+to be resumed."""
 
 from __future__ import annotations
 
@@ -49,14 +53,24 @@ def build(registry: AgentRegistry | None = None) -> StateGraph[Any, Deps, Any, A
     graph.add_node("register", recorded(NAME, "register", _register))
     graph.add_node("organise", recorded(NAME, "organise", _organise))
     graph.add_node(
-        "strategy", recorded(NAME, "strategy", agent_step("strategy_agent"), agent="strategy_agent")
+        "strategy",
+        recorded(
+            NAME,
+            "strategy",
+            agent_step("strategy_agent", tolerate_misfit=True),
+            agent="strategy_agent",
+        ),
     )
     graph.add_node(
         "marketing",
         recorded(
             NAME,
             "marketing",
-            agent_step("marketing_agent", task="Plan the content calendar for the plan's goals."),
+            agent_step(
+                "marketing_agent",
+                task="Plan the content calendar for the plan's goals.",
+                tolerate_misfit=True,
+            ),
             agent="marketing_agent",
         ),
     )

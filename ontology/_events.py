@@ -143,7 +143,10 @@ class Events:
             query = query.where(col(EventRow.timestamp) >= to_ms(since))
         if until is not None:
             query = query.where(col(EventRow.timestamp) < to_ms(until))
-        order = (col(EventRow.timestamp), col(EventRow.seq))
+        # Following (`after_seq`): in the order of appending, so no event is passed over.
+        order: tuple[Any, Any] = (col(EventRow.timestamp), col(EventRow.seq))
+        if after_seq is not None:
+            order = (col(EventRow.seq), col(EventRow.seq))
         with self._scope.read() as session:
             return keyset_page(
                 session, query, order, Event.of, limit=limit, cursor=cursor, descending=newest_first

@@ -135,3 +135,26 @@ def test_a_failed_run_resumes_without_repeating_finished_steps(
     assert events.count(("node_completed", "strategy")) == 1
     assert events.count(("node_started", "strategy")) == 1  # the same task, resumed
     assert len(model.chat.calls) == 3  # type: ignore[attr-defined]
+
+
+def test_a_plan_the_model_cannot_shape_is_recorded_and_the_launch_goes_on(
+    world: World, tmp_path: Path
+) -> None:
+    answer = by_agent(world)
+
+    def reply(messages: list[BaseMessage]) -> object:
+        if "You are the strategy agent" in str(messages[0].content):
+            return "this is not a plan"  # every attempt of the strategy agent misfits
+        return answer(messages)
+
+    model = Model(ScriptedChatModel(replies=[reply] * 10), name="scripted", max_attempts=1)
+    deps = Deps(world.store, model, knowledge=world.knowledge, registry=world.registry)
+    with checkpointer(f"sqlite:///{tmp_path / 'c.db'}") as saver:
+        runs = Runs(deps, saver, {launch.NAME: launch.build()})
+        run = runs.start(launch.NAME, {"creator_id": world.creator_id})
+    assert run.status == "completed"
+    assert run.values["failed"] == ["strategy_agent"]
+    assert "marketing_agent" in run.values["outputs"]
+    failed = world.store.events.timeline(type="agent_failed").items
+    [error] = [str(e.metadata["error"]) for e in failed]
+    assert error.startswith("scripted's reply does not fit")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from agents import Model, ScriptedChatModel
 from agents.providers import Providers
@@ -28,7 +28,7 @@ class Brain(ScriptedChatModel):
     requests with `structured[name of the output model]`."""
 
     text: Any = "Salt the water like the sea, then taste it."
-    structured: dict[str, Any] = {}
+    structured: dict[str, Any] = Field(default_factory=dict)
 
     def _reply(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
         if "tools" in kwargs:

@@ -96,7 +96,7 @@ def test_agents_runs_and_the_timeline(cli: Run) -> None:
     code, out, _ = cli("runs", "show", run_id, "--json")
     shown = json.loads(out)
     assert "intelligence_agent" in shown["values"]["outputs"]
-    assert [e["type"] for e in shown["events"]][0] == "run_accepted"
+    assert shown["events"][0]["type"] == "run_accepted"
 
     code, out, _ = cli("runs", "cancel", run_id)  # completed: stays completed
     assert "completed" in out
@@ -169,7 +169,7 @@ def test_keys(cli: Run) -> None:
             ),
             1,
             "is not a cron expression",
-        ),  # fmt: skip
+        ),
         (
             (
                 "schedule",
@@ -185,7 +185,7 @@ def test_keys(cli: Run) -> None:
             ),
             1,
             "is not an IANA timezone",
-        ),  # fmt: skip
+        ),
         (("schedule", "add", "-c", "Maya Lin", "--cron", "0 9 * * *"), 2, "--agent NAME"),
         (("ingest", "/no/such/path", "-c", "Maya Lin"), 2, "does not exist"),
         (("frobnicate",), 2, "No such command"),

@@ -69,8 +69,7 @@ def test_a_postgres_hold_is_an_advisory_lock_that_dies_with_its_holder(
 
 def test_in_memory_holds_are_exclusive_within_the_process_and_released_after() -> None:
     with Store.open("sqlite://") as store:
-        with store.hold("x") as first:
-            with store.hold("x") as second:
-                assert (first, second) == (True, False)
+        with store.hold("x") as first, store.hold("x") as second:
+            assert (first, second) == (True, False)
         with store.hold("x") as again:
             assert again
