@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import BaseModel
@@ -194,7 +194,9 @@ def test_intelligence_metrics_are_computed_and_insights_become_entities(world: W
             }
         )
     )
-    run = run_agent("intelligence_agent", world.ctx(), model)
+    # The world was ingested just now (real time): the day's window must end after it.
+    now = datetime.now(UTC) + timedelta(minutes=1)
+    run = run_agent("intelligence_agent", world.ctx(now), model)
     metrics = {m.name: m.value for m in run.output.metrics}  # type: ignore[attr-defined]
     assert "made_up" not in metrics and metrics["events"] > 0
     assert metrics["content_uploaded"] > 0  # the ingest earlier in the day
