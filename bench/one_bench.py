@@ -185,7 +185,8 @@ def chat_over_http(quick: bool) -> dict[str, Any]:
         model = model_id(creator)
 
         def turn(fan: str, question: str) -> float:
-            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {secret}"}) as c:
+            headers = {"Authorization": f"Bearer {secret}"}
+            with httpx.Client(base_url=url, headers=headers, timeout=900) as c:
                 return _turn(c, model, fan, question)
 
         for n in range(10):  # warm up: the graph compiled, the collection open
@@ -226,7 +227,8 @@ def _turn(client: httpx.Client, model: str, fan: str, question: str) -> float:
     started = time.perf_counter()
     response = client.post("/v1/chat/completions", json=body)
     seconds = time.perf_counter() - started
-    response.raise_for_status()
+    if response.is_error:
+        raise RuntimeError(f"{response.status_code}: {response.text[:500]}")
     if not response.json()["choices"][0]["message"]["content"]:
         raise AssertionError(f"an empty answer: {response.text}")
     return seconds

@@ -8,7 +8,6 @@ call: listing schedules or events starts nothing.
 from __future__ import annotations
 
 import functools
-import os
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping
@@ -19,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from agents import AgentRegistry, Clone, Model, fan
-from agents.providers import Providers
+from agents.providers import Providers, ProviderSettings
 from graphs import Deps, Run, Runs, agent, available, checkpointer, clone, daily, launch
 from knowledge import Embedder, Hit, IngestReport, Knowledge, Progress
 from one._settings import Settings
@@ -51,12 +50,12 @@ class One:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings or Settings()
-        os.environ.update(self.settings.environ())  # read by the packages below
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._model, self._embedder, self._providers = model, embedder, providers
         self.now: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._exit = ExitStack()
-        self.store = self._exit.enter_context(Store.open(self.settings.database_url))
+        url = self.settings.database_url or f"sqlite:///{self.settings.data_dir / 'one.db'}"
+        self.store = self._exit.enter_context(Store.open(url))
 
     # -- the parts, opened when first used ---------------------------------------------
 
@@ -68,11 +67,21 @@ class One:
 
     @functools.cached_property
     def knowledge(self) -> Knowledge:
-        return Knowledge.open(self.store, embedder=self._embedder, url=self.settings.chroma_url)
+        return Knowledge.open(
+            self.store,
+            embedder=self._embedder,
+            url=self.settings.chroma_url,
+            path=self.settings.data_dir / "chroma",
+        )
 
     @functools.cached_property
     def providers(self) -> Providers:
-        return self._providers or Providers.from_settings()
+        if self._providers is not None:
+            return self._providers
+        settings = ProviderSettings()
+        if settings.simulation_path is None:
+            settings.simulation_path = self.settings.data_dir / "simulators.db"
+        return Providers.from_settings(settings)
 
     @functools.cached_property
     def registry(self) -> AgentRegistry:
@@ -83,6 +92,7 @@ class One:
         url = self.settings.checkpoint_url
         if url is None and self.store.url.startswith("postgresql"):
             url = self.settings.database_url  # the same server keeps the checkpoints
+        url = url or f"sqlite:///{self.settings.data_dir / 'checkpoints.db'}"
         saver = self._exit.enter_context(checkpointer(url))
         deps = Deps(
             self.store,

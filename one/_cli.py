@@ -6,6 +6,7 @@ exit code, never a traceback. Creators are named by id or by name (`--creator "M
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -462,7 +463,7 @@ def scheduler(
         if one.settings.broker_url:
             from one._worker import enqueue as enqueue_run
 
-            enqueue = enqueue_run
+            enqueue = functools.partial(enqueue_run, broker_url=one.settings.broker_url)
 
         def report(fired: list[Fired]) -> None:
             for f in fired:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import re
 import threading
@@ -255,7 +256,7 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
         if one.settings.broker_url:
             from one._worker import enqueue
 
-            enqueue(run_id)
+            enqueue(run_id, broker_url=one.settings.broker_url)
         else:
             pool.submit(one.runs.drive, run_id)
 
@@ -605,7 +606,7 @@ def _schedule_loop(one: One, stop: threading.Event) -> None:
     if one.settings.broker_url:
         from one._worker import enqueue as enqueue_run
 
-        enqueue = enqueue_run
+        enqueue = functools.partial(enqueue_run, broker_url=one.settings.broker_url)
     ticker = Scheduler(one, enqueue=enqueue)
     while not stop.is_set():
         with contextlib.suppress(Exception):  # a failing run is in its events; keep ticking

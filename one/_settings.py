@@ -28,12 +28,3 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1_000_000, gt=0)
     max_message_chars: int = Field(default=4_000, gt=0)
     scheduler_interval: float = Field(default=30.0, gt=0, description="seconds between ticks")
-
-    def environ(self) -> dict[str, str]:
-        """These settings as the environment variables the lower packages read."""
-        env = {"ONE_DATA_DIR": str(self.data_dir)}
-        for name in ("database_url", "checkpoint_url", "chroma_url", "broker_url"):
-            value = getattr(self, name)
-            if value:
-                env[f"ONE_{name.upper()}"] = value
-        return env
