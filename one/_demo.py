@@ -202,15 +202,9 @@ def _print_outputs(console: Console, one: One, runs: list[Run]) -> None:
 
 
 def _gist(name: str, properties: dict[str, Any], width: int = 160) -> str:
-    text = next(
-        (
-            str(v)
-            for k, v in properties.items()
-            if isinstance(v, str) and len(v) > 20 and k != "runId"
-        ),
-        json.dumps(properties, default=str),
-    )
-    text = " ".join(text.split())
+    """The output in short: its structured output as compact JSON."""
+    output = properties.get("output", properties)
+    text = json.dumps(output, default=str, ensure_ascii=False, separators=(", ", ": "))
     return f"{name}: {text[:width]}{'…' if len(text) > width else ''}"
 
 
