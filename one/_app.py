@@ -8,6 +8,7 @@ call: listing schedules or events starts nothing.
 from __future__ import annotations
 
 import functools
+import json
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping
@@ -31,6 +32,22 @@ _NAMESPACE = uuid.UUID("6f1d7c52-3a0e-4b8e-9d55-0c1b7e2f4a10")
 def stable_id(*parts: str) -> str:
     """A run id made from `parts`: the same parts, the same run (so, started once)."""
     return str(uuid.uuid5(_NAMESPACE, "\0".join(parts)))
+
+
+def run_json(run: Run, *, events: bool = True) -> dict[str, Any]:
+    """A run as JSON (what `one runs show --json` prints and the server returns)."""
+    body: dict[str, Any] = {
+        "id": run.id,
+        "graph": run.graph,
+        "creator_id": run.creator_id,
+        "thread_id": run.thread_id,
+        "status": run.status,
+        "values": json.loads(json.dumps(run.values, default=str)),
+        "interrupts": [json.loads(json.dumps(i.value, default=str)) for i in run.interrupts],
+    }
+    if events:
+        body["events"] = [e.model_dump(mode="json") for e in run.events]
+    return body
 
 
 class One:

@@ -24,7 +24,7 @@ from rich.table import Table
 from agents.errors import AgentsError
 from graphs import Run
 from knowledge.errors import KnowledgeError
-from one._app import One
+from one._app import One, run_json
 from one._settings import Settings
 from ontology import Entity, Event
 from ontology.errors import OntologyError
@@ -304,7 +304,7 @@ def runs_list(
         creator_id = one.creator(creator).id if creator else None
         runs = one.runs_of(creator_id, limit=limit)
         if as_json:
-            _print_json([_run_json(r, events=False) for r in runs])
+            _print_json([run_json(r, events=False) for r in runs])
             return
         table = Table(title=f"{len(runs)} runs")
         for column in ("id", "graph", "status", "started", "trigger"):
@@ -328,7 +328,7 @@ def runs_show(run_id: str, as_json: JsonOpt = False) -> None:
     with _one() as one:
         run = one.runs.get(run_id)
         if as_json:
-            _print_json(_run_json(run))
+            _print_json(run_json(run))
             return
         _print_run(run, events=True)
 
@@ -620,20 +620,6 @@ def _entities(items: list[Entity], as_json: bool, title: str, columns: tuple[str
 def _status(status: str) -> str:
     colour = {"completed": "green", "failed": "red", "interrupted": "yellow"}.get(status, "cyan")
     return f"[{colour}]{status}[/{colour}]"
-
-
-def _run_json(run: Run, *, events: bool = True) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": run.id,
-        "graph": run.graph,
-        "status": run.status,
-        "creator_id": run.creator_id,
-        "values": json.loads(json.dumps(run.values, default=str)),
-        "interrupts": [json.loads(json.dumps(i.value, default=str)) for i in run.interrupts],
-    }
-    if events:
-        body["events"] = [e.model_dump(mode="json") for e in run.events]
-    return body
 
 
 def _print_run(run: Run, *, events: bool = False) -> None:

@@ -35,7 +35,7 @@ from agents.errors import AgentsError, ConfigurationError
 from graphs import Run
 from knowledge.errors import KnowledgeError
 from one import _keys
-from one._app import One
+from one._app import One, run_json
 from one._keys import Caller
 from one._schedules import Scheduler, Schedules
 from ontology import Entity, Event
@@ -318,7 +318,7 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
         run_id, fresh = one.runs.submit(clone.BUILD, {"creator_id": creator.id}, run_id=run_id)
         if fresh:
             dispatch(run_id)
-        return _run(one.runs.get(run_id))
+        return run_json(one.runs.get(run_id))
 
     @app.get("/creators/{creator_id}/clone", tags=["clone"])
     def get_clone(creator: Creator) -> dict[str, Any]:
@@ -359,7 +359,7 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
         )
         if fresh:
             dispatch(run_id)
-        return _run(one.runs.get(run_id))
+        return run_json(one.runs.get(run_id))
 
     @app.post("/creators/{creator_id}/agents/{agent}/runs", status_code=202, tags=["agents"])
     def run_agent(creator: Creator, agent: str, body: AgentRunBody) -> dict[str, Any]:
@@ -372,13 +372,13 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
         input = {"creator_id": creator.id, "agent": agent, "task": body.task}
         run_id, _ = one.runs.submit(agent_graph.NAME, input)
         dispatch(run_id)
-        return _run(one.runs.get(run_id))
+        return run_json(one.runs.get(run_id))
 
     @app.get("/creators/{creator_id}/runs", tags=["runs"])
     def runs(
         creator: Creator, limit: Annotated[int, Query(ge=1, le=500)] = 50
     ) -> list[dict[str, Any]]:
-        return [_run(r, events=False) for r in one.runs_of(creator.id, limit=limit)]
+        return [run_json(r, events=False) for r in one.runs_of(creator.id, limit=limit)]
 
     @app.post("/creators/{creator_id}/runs", status_code=202, tags=["runs"])
     def start_run(creator: Creator, body: RunBody) -> dict[str, Any]:
@@ -386,25 +386,25 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
         run_id, fresh = one.runs.submit(body.graph, input, run_id=body.run_id)
         if fresh:
             dispatch(run_id)
-        return _run(one.runs.get(run_id))
+        return run_json(one.runs.get(run_id))
 
     @app.get("/runs/{run_id}", tags=["runs"])
     def get_run(run: Owned) -> dict[str, Any]:
-        return _run(run)
+        return run_json(run)
 
     @app.post("/runs/{run_id}/resume", tags=["runs"])
     def resume(run: Owned, body: Annotated[ResumeBody | None, Body()] = None) -> dict[str, Any]:
-        return _run(one.runs.resume(run.id, body.value if body else None))
+        return run_json(one.runs.resume(run.id, body.value if body else None))
 
     @app.post("/runs/{run_id}/approve", tags=["runs"])
     def approve(run: Owned) -> dict[str, Any]:
         if not run.interrupts:
             raise HTTPException(409, f"run {run.id} is {run.status}, not waiting for approval")
-        return _run(one.runs.resume(run.id, {"approved": True}))
+        return run_json(one.runs.resume(run.id, {"approved": True}))
 
     @app.post("/runs/{run_id}/cancel", tags=["runs"])
     def cancel(run: Owned) -> dict[str, Any]:
-        return _run(one.runs.cancel(run.id))
+        return run_json(one.runs.cancel(run.id))
 
     @app.get("/runs/{run_id}/events", tags=["runs"])
     def run_events(run: Owned) -> StreamingResponse:
@@ -620,21 +620,6 @@ def _entity(e: Entity) -> dict[str, Any]:
 
 def _event(e: Event) -> dict[str, Any]:
     return e.model_dump(mode="json")
-
-
-def _run(run: Run, *, events: bool = True) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": run.id,
-        "graph": run.graph,
-        "creator_id": run.creator_id,
-        "thread_id": run.thread_id,
-        "status": run.status,
-        "values": json.loads(json.dumps(run.values, default=str)),
-        "interrupts": [json.loads(json.dumps(i.value, default=str)) for i in run.interrupts],
-    }
-    if events:
-        body["events"] = [_event(e) for e in run.events]
-    return body
 
 
 def _error(request: Request, status: int, detail: str, **extra: Any) -> JSONResponse:
