@@ -16,6 +16,7 @@ import chromadb
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings
+from filelock import FileLock
 
 from knowledge._embedder import Embedder
 from knowledge.errors import ConfigurationError, EmbedderMismatchError, StoreUnavailableError
@@ -46,7 +47,11 @@ def connect(path: Path | None = None, url: str | None = None) -> ClientAPI:
     if path is None:
         return chromadb.EphemeralClient(settings=_SETTINGS)
     path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=_SETTINGS)
+    # Chroma creates its tables when a client first opens the folder; two processes doing
+    # so at once (two schedulers starting on a fresh data dir) fail with "table
+    # collections already exists". Opening under a lock file makes them take turns.
+    with FileLock(path / ".open.lock"):
+        return chromadb.PersistentClient(path=str(path), settings=_SETTINGS)
 
 
 class Collections:

@@ -316,13 +316,20 @@ def test_two_schedulers_claim_and_drive_each_slot_once(tmp_path: Path) -> None:
         )
         for n in range(2)
     ]
-    deadline = time.monotonic() + 120
-    while not all((tmp_path / f"ready-{n}").exists() for n in range(2)):
-        assert all(t.poll() is None for t in tickers), [t.communicate() for t in tickers]
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    (tmp_path / "go").touch()
-    outputs = [t.communicate(timeout=300) for t in tickers]
+    try:
+        deadline = time.monotonic() + 120
+        while not all((tmp_path / f"ready-{n}").exists() for n in range(2)):
+            if any(t.poll() is not None for t in tickers) or time.monotonic() > deadline:
+                for t in tickers:  # the other waits for "go": stop it before reading it
+                    t.kill()
+                pytest.fail(f"a scheduler did not start: {[t.communicate() for t in tickers]}")
+            time.sleep(0.01)
+        (tmp_path / "go").touch()
+        outputs = [t.communicate(timeout=300) for t in tickers]
+    finally:
+        for t in tickers:  # none left behind, whatever happened
+            t.kill()
+            t.wait()
     assert [t.returncode for t in tickers] == [0, 0], outputs
     claimed = [line for out, _ in outputs for line in out.split()]
 
