@@ -11,12 +11,13 @@ import functools
 import json
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents import AgentRegistry, Clone, Model, fan
 from agents.providers import Providers, ProviderSettings
@@ -25,6 +26,9 @@ from knowledge import Embedder, Hit, IngestReport, Knowledge, Progress
 from one._settings import Settings
 from ontology import Entity, Event, Store, every
 from ontology.errors import InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from one._schedules import Target
 
 _NAMESPACE = uuid.UUID("6f1d7c52-3a0e-4b8e-9d55-0c1b7e2f4a10")
 
@@ -214,12 +218,12 @@ class One:
 
     # -- the clone -------------------------------------------------------------------------
 
-    def build_clone(self, creator_id: str) -> Run:
+    def build_clone(self, creator_id: str, *, wait: bool = True) -> Run:
         """Build the creator's clone; once per state of their content (rebuilt after new
         content is ingested)."""
         sources = len(self.content(creator_id))
         run_id = stable_id(clone.BUILD, creator_id, str(sources))
-        return self.runs.start(clone.BUILD, {"creator_id": creator_id}, run_id=run_id)
+        return self.start(clone.BUILD, {"creator_id": creator_id}, run_id=run_id, wait=wait)
 
     def fan(self, creator_id: str, handle: str) -> Entity:
         return fan(self.store, creator_id, handle)
@@ -249,27 +253,91 @@ class One:
 
     # -- agents and graphs ---------------------------------------------------------------
 
-    def launch(self, creator_id: str) -> Run:
+    def launch(self, creator_id: str, *, wait: bool = True) -> Run:
         """Launch the creator: the agents registered, then strategy, then marketing. Once."""
-        input = {"creator_id": creator_id}
-        return self.runs.start(launch.NAME, input, run_id=stable_id(launch.NAME, creator_id))
+        run_id = stable_id(launch.NAME, creator_id)
+        return self.start(launch.NAME, {"creator_id": creator_id}, run_id=run_id, wait=wait)
 
-    def daily(self, creator_id: str, day: date | None = None) -> Run:
+    def daily(self, creator_id: str, day: date | None = None, *, wait: bool = True) -> Run:
         """The creator's day of operations; once per day."""
         day = day or self.now().date()
         run_id = stable_id(daily.NAME, creator_id, day.isoformat())
-        return self.runs.start(daily.NAME, {"creator_id": creator_id}, run_id=run_id)
+        return self.start(daily.NAME, {"creator_id": creator_id}, run_id=run_id, wait=wait)
 
-    def run_agent(self, creator_id: str, name: str, task: str | None = None) -> Run:
+    def run_agent(
+        self, creator_id: str, name: str, task: str | None = None, *, wait: bool = True
+    ) -> Run:
         self.registry.get(name)  # an unknown agent: the error lists the known ones
         input = {"creator_id": creator_id, "agent": name, "task": task}
-        return self.runs.start(agent.NAME, input)
+        return self.start(agent.NAME, input, wait=wait)
+
+    def agents(self, creator_id: str) -> list[Entity]:
+        """The creator's business agents."""
+        owned = every(self.store.entities.query, owner=creator_id, limit=500)
+        return [e for e in owned if e.type.endswith("_agent")]
 
     def start(
-        self, graph: str, input: Mapping[str, Any], *, run_id: str | None = None
-    ) -> tuple[str, bool]:
-        """Accept a run of `graph` to be driven by `drive` (here or by a worker)."""
-        return self.runs.submit(graph, input, run_id=run_id)
+        self,
+        graph: str,
+        input: Mapping[str, Any],
+        *,
+        run_id: str | None = None,
+        wait: bool = True,
+    ) -> Run:
+        """Start a run of `graph` (once per `run_id`): to its end or a gate, or, without
+        `wait`, accepted and handed to `dispatch`, to be driven in the background."""
+        if wait:
+            return self.runs.start(graph, input, run_id=run_id)
+        run_id, fresh = self.runs.submit(graph, input, run_id=run_id)
+        if fresh:
+            self.dispatch(run_id)
+        return self.runs.get(run_id)
+
+    def dispatch(self, run_id: str) -> None:
+        """Have an accepted run driven: by the Celery workers with a broker, else on a
+        thread of this process."""
+        enqueue = self.enqueuer()
+        if enqueue is not None:
+            enqueue(run_id)
+        else:
+            self._pool.submit(self.runs.drive, run_id)
+
+    def enqueuer(self) -> Callable[[str], None] | None:
+        """What sends a run to the workers (the settings' broker), or None without one."""
+        if not self.settings.broker_url:
+            return None
+        from one._worker import enqueue
+
+        return functools.partial(enqueue, broker_url=self.settings.broker_url)
+
+    @functools.cached_property
+    def _pool(self) -> ThreadPoolExecutor:
+        pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="one-run")
+        self._exit.callback(pool.shutdown, wait=False, cancel_futures=True)
+        return pool
+
+    def add_schedule(
+        self,
+        creator_id: str,
+        target: Target,
+        name: str,
+        cron: str,
+        *,
+        timezone: str = "UTC",
+        end: datetime | None = None,
+        enabled: bool = True,
+    ) -> Entity:
+        """Schedule an agent or a graph (which must exist) for a creator; see `Schedules`."""
+        from one._schedules import Schedules
+
+        if target == "agent":
+            self.registry.get(name)
+        else:
+            self.runs.compiled(name)
+        return Schedules(self.store).add(
+            creator_id, target, name, cron, timezone=timezone, end=end, enabled=enabled,
+            now=self.now(),
+        )  # fmt: skip
 
     def runs_of(self, creator_id: str | None = None, *, limit: int = 50) -> list[Run]:
         page = self.store.events.timeline(
@@ -297,6 +365,11 @@ class One:
             limit=limit,
             newest_first=newest_first,
         ).items
+
+    def names(self, ids: Iterable[str]) -> dict[str, str]:
+        """The names of the entities `ids` (deleted ones too), by id; unknown ids left out."""
+        found = (self.store.entities.find(i, include_deleted=True) for i in set(ids))
+        return {e.id: e.name for e in found if e is not None}
 
     def _involved(self, creator_id: str) -> list[str]:
         ids = {creator_id}

@@ -6,7 +6,6 @@ exit code, never a traceback. Creators are named by id or by name (`--creator "M
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import time
@@ -288,8 +287,7 @@ def agents_daily(creator: CreatorOpt) -> None:
 def agents_list(creator: CreatorOpt, as_json: JsonOpt = False) -> None:
     """The creator's agents."""
     with _one() as one:
-        owned = one.store.entities.query(owner=one.creator(creator).id, limit=500).items
-        agents = [e for e in owned if e.type.endswith("_agent")]
+        agents = one.agents(one.creator(creator).id)
         _entities(agents, as_json, "agents", ("name", "type", "status", "id"))
 
 
@@ -385,26 +383,14 @@ def schedule_add(
     end: Annotated[datetime | None, typer.Option(help="No runs after this time (in --tz).")] = None,
 ) -> None:
     """Schedule an agent or a graph for a creator."""
-    from one._schedules import Schedules, Target
+    from one._schedules import Target
 
     if (agent is None) == (graph is None):
         raise UsageFailureError("give one of --agent NAME or --graph NAME")
     with _one() as one:
         who = one.creator(creator)
-        if agent:
-            one.registry.get(agent)
-        else:
-            one.runs.compiled(str(graph))
         target: Target = "agent" if agent else "graph"
-        made = Schedules(one.store).add(
-            who.id,
-            target,
-            str(agent or graph),
-            cron,
-            timezone=tz,
-            end=end,
-            now=one.now(),
-        )
+        made = one.add_schedule(who.id, target, str(agent or graph), cron, timezone=tz, end=end)
         nxt = datetime.fromtimestamp(made.properties["nextRun"] / 1000).astimezone()
         console.print(f"schedule {made.id}: {made.name}; next run {nxt:%Y-%m-%d %H:%M %Z}")
 
@@ -459,11 +445,6 @@ def scheduler(
     from one._schedules import Fired, Scheduler
 
     with _one() as one:
-        enqueue = None
-        if one.settings.broker_url:
-            from one._worker import enqueue as enqueue_run
-
-            enqueue = functools.partial(enqueue_run, broker_url=one.settings.broker_url)
 
         def report(fired: list[Fired]) -> None:
             for f in fired:
@@ -472,7 +453,7 @@ def scheduler(
                     f"{f.slot:%Y-%m-%d %H:%M} UTC schedule {f.schedule_id}: run {f.run_id}{late}"
                 )
 
-        ticker = Scheduler(one, enqueue=enqueue)
+        ticker = Scheduler(one, enqueue=one.enqueuer())
         if once:
             report(ticker.tick())
             return
@@ -639,13 +620,7 @@ def _print_run(run: Run, *, events: bool = False) -> None:
 
 
 def _names(one: One, events: list[Event]) -> dict[str, str]:
-    ids = {e.actor_id for e in events} | {e.target_id for e in events if e.target_id}
-    names = {}
-    for i in ids:
-        found = one.store.entities.find(i, include_deleted=True)
-        if found is not None:
-            names[i] = found.name
-    return names
+    return one.names([e.actor_id for e in events] + [e.target_id for e in events if e.target_id])
 
 
 def _print_events(events: list[Event], names: dict[str, str], as_json: bool) -> None:

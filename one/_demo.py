@@ -220,13 +220,9 @@ def _print_timeline(console: Console, one: One, events: list[Any]) -> None:
     table.add_column("time", no_wrap=True)
     table.add_column("event", no_wrap=True)
     table.add_column("actor → target", overflow="fold")
-    names: dict[str, str] = {}
+    names = one.names([e.actor_id for e in shown] + [e.target_id for e in shown if e.target_id])
     for e in shown:
-        for i in (e.actor_id, e.target_id):
-            if i and i not in names:
-                found = one.store.entities.find(i, include_deleted=True)
-                names[i] = found.name if found else i[:8]
-    for e in shown:
-        target = f" → {names.get(e.target_id, '')}" if e.target_id else ""
-        table.add_row(str(e.seq), f"{e.timestamp:%H:%M:%S}", e.type, names[e.actor_id] + target)
+        actor = names.get(e.actor_id, e.actor_id[:8])
+        target = f" → {names.get(e.target_id, e.target_id[:8])}" if e.target_id else ""
+        table.add_row(str(e.seq), f"{e.timestamp:%H:%M:%S}", e.type, actor + target)
     console.print(table)

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import json
 import re
 import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -230,7 +228,6 @@ Owned = Annotated[Run, Depends(_run_of)]
 
 def create_app(one: One, *, scheduler: bool = False) -> Any:
     """The server's ASGI app over `one`; with `scheduler`, due schedules run in it too."""
-    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="one-run")
     stop = threading.Event()
 
     @asynccontextmanager
@@ -241,7 +238,6 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
             ticker.start()
         yield
         stop.set()
-        pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="ONE",
@@ -251,14 +247,6 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
     )
     app.state.one = one
     _errors(app)
-
-    def dispatch(run_id: str) -> None:
-        if one.settings.broker_url:
-            from one._worker import enqueue
-
-            enqueue(run_id, broker_url=one.settings.broker_url)
-        else:
-            pool.submit(one.runs.drive, run_id)
 
     # -- creators and content ----------------------------------------------------------
 
@@ -311,14 +299,7 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
 
     @app.post("/creators/{creator_id}/clone/build", status_code=202, tags=["clone"])
     def build_clone(creator: Creator) -> dict[str, Any]:
-        from graphs import clone
-        from one._app import stable_id
-
-        run_id = stable_id(clone.BUILD, creator.id, str(len(one.content(creator.id))))
-        run_id, fresh = one.runs.submit(clone.BUILD, {"creator_id": creator.id}, run_id=run_id)
-        if fresh:
-            dispatch(run_id)
-        return run_json(one.runs.get(run_id))
+        return run_json(one.build_clone(creator.id, wait=False))
 
     @app.get("/creators/{creator_id}/clone", tags=["clone"])
     def get_clone(creator: Creator) -> dict[str, Any]:
@@ -344,35 +325,19 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
 
     @app.get("/creators/{creator_id}/agents", tags=["agents"])
     def agents(creator: Creator) -> list[dict[str, Any]]:
-        owned = one.store.entities.query(owner=creator.id, limit=500).items
-        return [_entity(e) for e in owned if e.type.endswith("_agent")]
+        return [_entity(e) for e in one.agents(creator.id)]
 
     @app.post("/creators/{creator_id}/agents/launch", status_code=202, tags=["agents"])
     def launch(creator: Creator) -> dict[str, Any]:
-        from graphs import launch as launch_graph
-        from one._app import stable_id
-
-        run_id, fresh = one.runs.submit(
-            launch_graph.NAME,
-            {"creator_id": creator.id},
-            run_id=stable_id(launch_graph.NAME, creator.id),
-        )
-        if fresh:
-            dispatch(run_id)
-        return run_json(one.runs.get(run_id))
+        return run_json(one.launch(creator.id, wait=False))
 
     @app.post("/creators/{creator_id}/agents/{agent}/runs", status_code=202, tags=["agents"])
     def run_agent(creator: Creator, agent: str, body: AgentRunBody) -> dict[str, Any]:
-        from graphs import agent as agent_graph
-
         try:
             one.registry.get(agent)
         except ConfigurationError as error:  # the agent in the path: not found
             raise HTTPException(404, str(error)) from None
-        input = {"creator_id": creator.id, "agent": agent, "task": body.task}
-        run_id, _ = one.runs.submit(agent_graph.NAME, input)
-        dispatch(run_id)
-        return run_json(one.runs.get(run_id))
+        return run_json(one.run_agent(creator.id, agent, body.task, wait=False))
 
     @app.get("/creators/{creator_id}/runs", tags=["runs"])
     def runs(
@@ -383,10 +348,7 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
     @app.post("/creators/{creator_id}/runs", status_code=202, tags=["runs"])
     def start_run(creator: Creator, body: RunBody) -> dict[str, Any]:
         input = {**body.input, "creator_id": creator.id}
-        run_id, fresh = one.runs.submit(body.graph, input, run_id=body.run_id)
-        if fresh:
-            dispatch(run_id)
-        return run_json(one.runs.get(run_id))
+        return run_json(one.start(body.graph, input, run_id=body.run_id, wait=False))
 
     @app.get("/runs/{run_id}", tags=["runs"])
     def get_run(run: Owned) -> dict[str, Any]:
@@ -418,11 +380,7 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
 
     @app.post("/creators/{creator_id}/schedules", status_code=201, tags=["schedules"])
     def add_schedule(creator: Creator, body: ScheduleBody) -> dict[str, Any]:
-        if body.target == "agent":
-            one.registry.get(body.name)
-        else:
-            one.runs.compiled(body.name)
-        made = Schedules(one.store).add(
+        made = one.add_schedule(
             creator.id,
             body.target,
             body.name,
@@ -430,7 +388,6 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
             timezone=body.timezone,
             end=body.end,
             enabled=body.enabled,
-            now=one.now(),
         )
         return _entity(made)
 
@@ -586,28 +543,28 @@ def _openai_chunks(stream: Any, completion_id: str, model: str) -> Iterator[str]
     yield "data: [DONE]\n\n"
 
 
+_ENDED = {"run_completed", "run_failed", "run_interrupted", "run_cancelled"}
+
+
 def _follow_run(one: One, run_id: str, poll: float = 0.2) -> Iterator[str]:
-    """The run's events as they are appended, until it ends (or waits at a gate)."""
-    position = 0
+    """The run's events as they are appended, until it ends (or waits at a gate): its
+    status is its latest `run_*` ending, unless a `run_resumed` came after it."""
+    position, ended = 0, None
     while True:
         events = one.store.events.read_run(run_id, position)
         for event in events:
             yield _sse(_event(event), "event")
+            if event.type in _ENDED or event.type == "run_resumed":
+                ended = event.type if event.type in _ENDED else None
         position += len(events)
-        status = one.runs.get(run_id).status
-        if status != "accepted" and not one.store.events.read_run(run_id, position, limit=1):
-            yield _sse({"status": status}, "end")
+        if ended is not None:
+            yield _sse({"status": ended.removeprefix("run_")}, "end")
             return
         time.sleep(poll)
 
 
 def _schedule_loop(one: One, stop: threading.Event) -> None:
-    enqueue = None
-    if one.settings.broker_url:
-        from one._worker import enqueue as enqueue_run
-
-        enqueue = functools.partial(enqueue_run, broker_url=one.settings.broker_url)
-    ticker = Scheduler(one, enqueue=enqueue)
+    ticker = Scheduler(one, enqueue=one.enqueuer())
     while not stop.is_set():
         with contextlib.suppress(Exception):  # a failing run is in its events; keep ticking
             ticker.tick()
