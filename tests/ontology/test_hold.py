@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -73,3 +74,27 @@ def test_in_memory_holds_are_exclusive_within_the_process_and_released_after() -
             assert (first, second) == (True, False)
         with store.hold("x") as again:
             assert again
+
+
+def test_sqlite_holds_share_one_file_and_refuse_a_second_thread(tmp_path: Path) -> None:
+    """A hold is a lock on a byte of `one.db.holds`: holding thousands of names (one per
+    run) leaves one file, not one per name; the process's own threads exclude each other."""
+    with Store.open(f"sqlite:///{tmp_path / 'one.db'}") as store:
+        for n in range(2_000):
+            with store.hold(f"drive:{n}") as mine:
+                assert mine
+        seen: list[bool] = []
+        with store.hold("drive:x") as first:
+            worker = threading.Thread(target=lambda: seen.append(_try(store, "drive:x")))
+            worker.start()
+            worker.join()
+        assert (first, seen) == (True, [False])
+        assert _try(store, "drive:x")  # given back at the end of the block
+    beside = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("one.db."))
+    assert "one.db.holds" in beside
+    assert not any(p.is_dir() for p in tmp_path.iterdir())
+
+
+def _try(store: Store, name: str) -> bool:
+    with store.hold(name) as mine:
+        return mine
