@@ -13,16 +13,20 @@ from agents import Budget, Model, ScriptedChatModel
 from agents.errors import BudgetExceededError
 
 
-class SlowScript(ScriptedChatModel):
-    """Replies after a pause, counting calls that reach it (thread-safely)."""
+class HeldScript(ScriptedChatModel):
+    """Replies only once `release` is set, counting the calls that reach it."""
 
     def _reply(self, messages, kwargs):  # type: ignore[no-untyped-def]
-        time.sleep(0.05)
+        with _lock:
+            arrived.append(1)
+        release.wait(timeout=30)
         with _lock:
             return super()._reply(messages, kwargs)
 
 
 _lock = threading.Lock()
+arrived: list[int] = []
+release = threading.Event()
 NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
@@ -59,21 +63,32 @@ def test_dollar_budgets_use_the_price_table() -> None:
 
 
 def test_fifty_concurrent_calls_against_room_for_ten_make_at_most_ten_calls() -> None:
-    fake = SlowScript(replies=["fine"] * 50)
+    fake = HeldScript(replies=["fine"] * 50)
     model = Model(fake, name="scripted", max_tokens=96, budget=Budget(10 * 100))
-    # Each call reserves 96 output tokens and 4 for the prompt "go": exactly 10 fit.
+    # Each call reserves 96 output tokens and 4 for the prompt "go": exactly 10 fit. No
+    # call finishes (and gives back what it did not use) until all 50 have asked.
+    refused: list[int] = []
 
     def call(_: int) -> str:
         try:
             return model.invoke("go", creator_id="maya").text
         except BudgetExceededError:
+            with _lock:
+                refused.append(1)
             return "refused"
 
+    arrived.clear()
+    release.clear()
     with ThreadPoolExecutor(50) as pool:
-        outcomes = list(pool.map(call, range(50)))
-    assert len(fake.calls) <= 10
-    assert outcomes.count("fine") == len(fake.calls) >= 1
-    assert outcomes.count("refused") == 50 - len(fake.calls)
+        jobs = [pool.submit(call, n) for n in range(50)]
+        while len(arrived) + len(refused) < 50 and not any(
+            j.done() and j.exception() for j in jobs
+        ):
+            time.sleep(0.01)
+        release.set()
+        outcomes = [job.result() for job in jobs]
+    assert (outcomes.count("fine"), outcomes.count("refused")) == (10, 40)
+    assert len(fake.calls) == 10
 
 
 def test_retried_parse_failures_are_charged_too() -> None:
