@@ -21,6 +21,8 @@ from knowledge.errors import (
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 _KEEP_CONTROLS = {"\n", "\t"}
+# The ASCII characters `_visible` drops: the C0 controls but those kept, and DEL.
+_ASCII_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _HTML_HINT = re.compile(r"<(?:!--|[a-zA-Z/!])")
 _HIDDEN_TAGS = {"script", "style", "template", "noscript", "head", "title", "iframe", "object"}
 _VOID_TAGS = {
@@ -67,7 +69,10 @@ def clean(text: str, *, source: str) -> str:
     if _HTML_HINT.search(text):
         text = _visible_html(text)
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = "".join(ch for ch in text if _visible(ch))
+    if text.isascii():  # the common case, without a Python call per character
+        text = _ASCII_CONTROLS.sub("", text)
+    else:
+        text = "".join(ch for ch in text if _visible(ch))
     text = re.sub(r"[ \t]+\n", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
     if not text:

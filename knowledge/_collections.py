@@ -7,6 +7,7 @@ collection per creator makes isolation structural: a query can only reach one cr
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,17 @@ def connect(path: Path | None = None, url: str | None = None) -> ClientAPI:
 class Collections:
     """The per-creator collections in one Chroma, all filled by one embedder."""
 
+    # How long a version read from Chroma is trusted: a change by this process is seen at
+    # once (`touch`), one by another process within this many seconds. Reading it costs
+    # about as much as the rest of a search.
+    VERSION_MAX_AGE = 1.0
+
     def __init__(self, client: ClientAPI, embedder: Embedder, *, namespace: str = "one") -> None:
         self.client = client
         self.embedder = embedder
         self.namespace = namespace
         self._open: dict[str, Collection] = {}
+        self._versions: dict[str, tuple[str, float]] = {}  # creator: (version, read at)
 
     def name(self, creator_id: str) -> str:
         digest = hashlib.sha256(creator_id.encode()).hexdigest()[:32]
@@ -81,18 +88,27 @@ class Collections:
         return self._open[creator_id]
 
     def version(self, creator_id: str) -> str:
-        """Changes whenever the creator's chunks change (also by another process)."""
+        """Changes whenever the creator's chunks change (by another process: seen within
+        `VERSION_MAX_AGE` seconds)."""
+        known = self._versions.get(creator_id)
+        if known is not None and time.monotonic() - known[1] < self.VERSION_MAX_AGE:
+            return known[0]
         self.get(creator_id)  # created if the creator has none yet
         metadata = self.client.get_collection(self.name(creator_id)).metadata or {}
-        return str(metadata.get("version", ""))
+        version = str(metadata.get("version", ""))
+        self._versions[creator_id] = (version, time.monotonic())
+        return version
 
     def touch(self, creator_id: str) -> None:
         """Record that the creator's chunks changed."""
-        self.get(creator_id).modify(metadata=self._stamp(creator_id, version=uuid.uuid4().hex))
+        version = uuid.uuid4().hex
+        self.get(creator_id).modify(metadata=self._stamp(creator_id, version=version))
+        self._versions[creator_id] = (version, time.monotonic())
 
     def drop(self, creator_id: str) -> None:
         """Delete the creator's collection and every chunk in it."""
         self._open.pop(creator_id, None)
+        self._versions.pop(creator_id, None)
         try:
             self.client.delete_collection(self.name(creator_id))
         except Exception:  # chromadb raises NotFoundError or ValueError by version

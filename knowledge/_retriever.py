@@ -46,7 +46,7 @@ class Retriever:
     def __init__(self, knowledge: Knowledge, creator_id: str) -> None:
         self._knowledge = knowledge
         self._creator_id = creator_id
-        self._lexical: tuple[str, LexicalIndex, list[Chunk]] | None = None
+        self._lexical: tuple[str, LexicalIndex, list[Chunk], dict[str, Chunk]] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -78,8 +78,12 @@ class Retriever:
         if not query.strip():
             return []
         pool = max(4 * k, 20)
-        dense = self._dense(query, pool) if mode != "lexical" else {}
-        lexical = self._lexical_hits(query, pool) if mode != "dense" else {}
+        lexical: dict[str, tuple[Chunk, float]] = {}
+        known: Mapping[str, Chunk] | None = None  # every chunk, in memory with the BM25 index
+        if mode != "dense":
+            index, chunks, known = self._lexical_index()
+            lexical = {chunks[i].id: (chunks[i], s) for i, s in index.search(query, pool)}
+        dense = self._dense(query, pool, known) if mode != "lexical" else {}
         hits = _fuse(mode, dense, lexical)
         if min_score is not None:
             hits = [h for h in hits if h.score >= min_score]
@@ -103,35 +107,41 @@ class Retriever:
                     taken.append(by_kind[kind].pop(0))
         return taken
 
-    def _dense(self, query: str, n: int) -> dict[str, tuple[Chunk, float]]:
+    def _dense(
+        self, query: str, n: int, known: Mapping[str, Chunk] | None
+    ) -> dict[str, tuple[Chunk, float]]:
+        """The `n` nearest chunks; their texts from `known` where it has them (Chroma then
+        only ranks, which takes half the time of also reading the texts)."""
         collection = self._knowledge.collections.get(self._creator_id)
         vector = np.asarray([self._knowledge.embedder.embed_query(query)], dtype=np.float32)
-        found = collection.query(
-            query_embeddings=vector, n_results=n, include=["documents", "metadatas", "distances"]
+        include: Any = (
+            ["distances"] if known is not None else ["documents", "metadatas", "distances"]
         )
-        rows = zip(
-            found["ids"][0],
-            (found["documents"] or [[]])[0],
-            (found["metadatas"] or [[]])[0],
-            (found["distances"] or [[]])[0],
-            strict=True,
-        )
-        return {
-            id_: (_chunk(id_, text, meta), 1.0 - float(distance))
-            for id_, text, meta, distance in rows
-        }
+        found = collection.query(query_embeddings=vector, n_results=n, include=include)
+        ids, distances = found["ids"][0], (found["distances"] or [[]])[0]
+        if known is None:
+            texts, metas = (found["documents"] or [[]])[0], (found["metadatas"] or [[]])[0]
+            chunks = {i: _chunk(i, t, m) for i, t, m in zip(ids, texts, metas, strict=True)}
+        else:
+            chunks = {i: known[i] for i in ids if i in known}
+            if missing := [i for i in ids if i not in known]:  # added since the index was made
+                chunks.update(self._fetch(missing))
+        return {i: (chunks[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)}
 
-    def _lexical_hits(self, query: str, n: int) -> dict[str, tuple[Chunk, float]]:
-        index, chunks = self._lexical_index()
-        return {chunks[i].id: (chunks[i], score) for i, score in index.search(query, n)}
+    def _fetch(self, ids: list[str]) -> dict[str, Chunk]:
+        collection = self._knowledge.collections.get(self._creator_id)
+        data = collection.get(ids=ids, include=["documents", "metadatas"])
+        rows = zip(data["ids"], data["documents"] or [], data["metadatas"] or [], strict=True)
+        return {i: _chunk(i, t, m) for i, t, m in rows}
 
-    def _lexical_index(self) -> tuple[LexicalIndex, list[Chunk]]:
+    def _lexical_index(self) -> tuple[LexicalIndex, list[Chunk], dict[str, Chunk]]:
         version = self._knowledge.collections.version(self._creator_id)
         with self._lock:
             if self._lexical is None or self._lexical[0] != version:
                 chunks = list(self._all_chunks())
-                self._lexical = (version, LexicalIndex([c.text for c in chunks]), chunks)
-            return self._lexical[1], self._lexical[2]
+                by_id = {c.id: c for c in chunks}
+                self._lexical = (version, LexicalIndex([c.text for c in chunks]), chunks, by_id)
+            return self._lexical[1], self._lexical[2], self._lexical[3]
 
     def _all_chunks(self, page: int = 2_000) -> Iterator[Chunk]:
         """Every chunk of the creator, a page at a time (one big get overflows Chroma)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge import from_record, load_file
+from knowledge import clean, from_record, load_file
 from knowledge.errors import (
     BinarySourceError,
     EmptySourceError,
@@ -93,6 +93,15 @@ def test_invisible_unicode_and_hidden_html_are_stripped(tmp_path: Path) -> None:
     assert text == "# Pasta night\n\nBoil the water.Salt it well."
     for hidden in ("ignore", "SYSTEM", "exfiltrate", "alert"):
         assert hidden not in text
+
+
+def test_ascii_text_loses_the_same_controls_as_any_text() -> None:
+    """ASCII text takes a quicker path through `clean`: it drops exactly the controls the
+    character-by-character path drops (the non-ASCII character forces that path)."""
+    every_ascii = "".join(chr(c) for c in range(128))
+    assert clean(f"a{every_ascii}z", source="t") + "é" == clean(f"a{every_ascii}zé", source="t")
+    assert "\x07" not in clean("bell\x07 and DEL\x7f", source="t")
+    assert clean("tab\tand\nnewline", source="t") == "tab\tand\nnewline"
 
 
 @pytest.mark.parametrize(
