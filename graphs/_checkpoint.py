@@ -24,7 +24,8 @@ def default_url() -> str:
 def checkpointer(url: str | None = None) -> Iterator[BaseCheckpointSaver[str]]:
     """A checkpointer for `url` (`sqlite:///path` or `postgresql://...`), set up and closed.
 
-    SQLite is opened for use from several threads (parallel nodes) with a busy timeout;
+    SQLite is opened for use from several threads (parallel nodes) with a busy timeout,
+    in WAL mode with `synchronous=NORMAL`;
     PostgreSQL uses a connection pool in autocommit mode, as langgraph requires.
     """
     url = url or default_url()
@@ -45,6 +46,9 @@ def checkpointer(url: str | None = None) -> Iterator[BaseCheckpointSaver[str]]:
     path = Path(url.removeprefix("sqlite:///"))
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, check_same_thread=False, timeout=30)
+    # WAL (set by `setup`) with NORMAL: a commit survives the process crashing, without an
+    # fsync each; the ontology's store makes the same choice.
+    connection.execute("PRAGMA synchronous=NORMAL")
     try:
         saver = SqliteSaver(connection)
         saver.setup()

@@ -5,7 +5,8 @@ that writes `node_started` when it begins and `node_completed` or `node_failed` 
 ends: which graph, node, agent, creator, run and thread, with latency, tokens and cost.
 Each event's idempotency key comes from the thread and LangGraph's task id, which stay
 the same when a run is resumed from its checkpoint, so a replayed node writes nothing
-twice; the step gets the same key (`call.key`) for its own effects.
+twice; the step gets the same key (`call.key`) for its own effects. A run whose
+durability is "exit" keeps its node events in its journal, written with its ending.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 
 from agents import Usage, agent_entity_id
 from graphs._deps import Deps
+from graphs._journal import Journal, journal_of
+from ontology import Store
 from ontology.errors import IdempotencyConflictError
 
 Update = dict[str, Any]
+CACHE = "one_run_cache"  # where the run's `Call.cache` is, in its config's "configurable"
 
 
 @dataclass
@@ -37,6 +42,9 @@ class Call:
     usage: list[Usage] = field(default_factory=list)
     status: str = "completed"  # a step that handled its own failure sets "failed"
     error: str | None = None
+    # What the run's steps share in memory while one process drives it, e.g. an entity
+    # they all read: never checkpointed, so a resumed run starts with it empty.
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 Step = Callable[[Mapping[str, Any], Call], Update]
@@ -45,7 +53,7 @@ Step = Callable[[Mapping[str, Any], Call], Update]
 def recorded(graph: str, name: str, step: Step, *, agent: str | None = None) -> Any:
     """The LangGraph node running `step`, recording its execution in the ontology."""
 
-    def node(state: Mapping[str, Any], runtime: Runtime[Deps]) -> Update:
+    def node(state: Mapping[str, Any], runtime: Runtime[Deps], config: RunnableConfig) -> Update:
         deps, info = runtime.context, runtime.execution_info
         if deps is None or info is None:
             raise RuntimeError(f"graph {graph!r} must be run with its Deps as context")
@@ -56,7 +64,8 @@ def recorded(graph: str, name: str, step: Step, *, agent: str | None = None) -> 
         actor = agent_entity_id(creator, agent) if agent else creator
         if agent:
             deps.registry.register_for(deps.store, creator, agent)
-        call = Call(deps, key, run_id, thread)
+        cache = (config.get("configurable") or {}).get(CACHE)
+        call = Call(deps, key, run_id, thread, cache=cache if isinstance(cache, dict) else {})
         about = {
             "graph": graph,
             "node": name,
@@ -66,8 +75,8 @@ def recorded(graph: str, name: str, step: Step, *, agent: str | None = None) -> 
             "threadId": thread,
             "taskId": info.task_id,
         }
-        store = deps.store
-        store.events.append(
+        store, journal = deps.store, journal_of(config)
+        (journal or store.events).append(
             "node_started",
             actor,
             None,
@@ -81,9 +90,9 @@ def recorded(graph: str, name: str, step: Step, *, agent: str | None = None) -> 
         except GraphBubbleUp:  # an interrupt: the node is waiting, and ends when resumed
             raise
         except Exception as error:
-            _finish(store, actor, about, call, started, run_id, failed=str(error))
+            _finish(store, journal, actor, about, call, started, failed=str(error))
             raise
-        _finish(store, actor, about, call, started, run_id, failed=call.error)
+        _finish(store, journal, actor, about, call, started, failed=call.error)
         return update
 
     node.__name__ = name
@@ -91,12 +100,12 @@ def recorded(graph: str, name: str, step: Step, *, agent: str | None = None) -> 
 
 
 def _finish(
-    store: Any,
+    store: Store,
+    journal: Journal | None,
     actor: str,
     about: dict[str, Any],
     call: Call,
     started: float,
-    run_id: str | None,
     *,
     failed: str | None,
 ) -> None:
@@ -117,9 +126,12 @@ def _finish(
         while store.events.find(f"{key}:{attempt}") is not None:
             attempt += 1
         key = f"{key}:{attempt}"
+    if journal is not None:  # written with the run's ending (which settles a conflict)
+        journal.append(kind, actor, None, metadata, run_id=call.run_id, idempotency_key=key)
+        return
     # Recorded already, if a crash interrupted the execution after this (latencies differ).
     with contextlib.suppress(IdempotencyConflictError):
-        store.events.append(kind, actor, None, metadata, run_id=run_id, idempotency_key=key)
+        store.events.append(kind, actor, None, metadata, run_id=call.run_id, idempotency_key=key)
 
 
 def agent_step(

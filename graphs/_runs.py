@@ -3,30 +3,46 @@
 A run is accepted in the ontology (`run_accepted`, with its input) before the graph
 starts, so a run killed before its first checkpoint is not lost: `recover()` finds runs
 with no ending and resumes them from their checkpoint, or starts them again from their
-input. Every run executes with `durability="sync"`: each step is checkpointed before the
-next begins, so a resumed run repeats no finished step and its task ids (the keys of the
-node events and of their effects) are the ones the interrupted run used.
+input. A run's durability is chosen when it is started, and kept in `run_accepted`:
+
+- `"sync"` (the default): each step is checkpointed before the next begins, so a resumed
+  run repeats no finished step, and its task ids (the keys of the node events and of
+  their effects) are the ones the interrupted run used. Node events are written as the
+  nodes run.
+- `"exit"`: one checkpoint, when the run ends (completed, failed or at a gate), and the
+  node events written with the run's ending, in one transaction (`Journal`). For short
+  interactive runs such as a chat turn: a run that a crash stopped is run again from its
+  input, as if it had not begun, with new task ids; so its steps key their own effects by
+  the run (`Call.run_id`), not by `Call.key`.
+
+A run's ending event names its last checkpoint, so `Runs.get` shows a finished run's own
+state even after later runs on its thread have moved the thread on.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph, StateGraph
-from langgraph.types import Command
+from langgraph.types import Command, StateSnapshot
 
 from graphs._deps import Deps
-from ontology import Event, every
+from graphs._journal import KEY, Journal
+from graphs._nodes import CACHE
+from ontology import Event, NewEvent, every
 from ontology.errors import IdempotencyConflictError, InvalidInputError, NotFoundError
 
 Status = Literal["accepted", "completed", "failed", "interrupted", "cancelled"]
+Durability = Literal["sync", "exit"]
+Driving = Generator[Any, None, "Run | None"]  # what a run streams; then the run, if driven
 _UNFINISHED = frozenset({"accepted"})
 _ENDINGS = {
     "run_completed": "completed",
@@ -49,6 +65,29 @@ class Run:
     values: dict[str, Any]
     interrupts: tuple[Any, ...]
     events: tuple[Event, ...]
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """What a run's `run_accepted` says about it."""
+
+    run_id: str
+    graph: str
+    thread_id: str
+    creator_id: str
+    durability: Durability
+    input: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: Event) -> _Accepted:
+        return cls(
+            run_id=str(event.run_id),
+            graph=str(event.metadata["graph"]),
+            thread_id=str(event.metadata["threadId"]),
+            creator_id=event.actor_id,
+            durability=event.metadata.get("durability", "sync"),
+            input=dict(event.metadata.get("input") or {}),
+        )
 
 
 class Runs:
@@ -80,6 +119,7 @@ class Runs:
         run_id: str | None = None,
         thread_id: str | None = None,
         trigger: Mapping[str, Any] | None = None,
+        durability: Durability = "sync",
     ) -> Run:
         """Accept a run (recorded before anything else), then run it to its end or a gate.
 
@@ -87,14 +127,16 @@ class Runs:
         another at the same moment, is returned as it stands and not driven a second time
         (its driver finishes it; if that process died, `recover()` does). `trigger` says
         what started it (a schedule: `{"scheduleId": ..., "slot": ...}`); it is kept in
-        `run_accepted`, whose target is the schedule.
+        `run_accepted`, whose target is the schedule. `durability`: see the module.
 
         Raises:
             InvalidInputError: an unknown graph, or a `run_id` used before with another input.
             NotFoundError: the input's creator does not exist.
         """
-        run_id, fresh = self._accept(graph, input, run_id, thread_id, trigger)
-        return self._drive(run_id, dict(input)) if fresh else self.get(run_id)
+        accepted, fresh = self._accept(graph, input, run_id, thread_id, trigger, durability)
+        if not fresh:
+            return self.get(accepted.run_id)
+        return self._drive(accepted, dict(input), expect=_UNFINISHED)
 
     def submit(
         self,
@@ -104,16 +146,19 @@ class Runs:
         run_id: str | None = None,
         thread_id: str | None = None,
         trigger: Mapping[str, Any] | None = None,
+        durability: Durability = "sync",
     ) -> tuple[str, bool]:
         """Accept a run without running it, for a worker to `drive`: its id, and whether
         this call accepted it (False: it already was, by this caller or another)."""
-        return self._accept(graph, input, run_id, thread_id, trigger)
+        accepted, fresh = self._accept(graph, input, run_id, thread_id, trigger, durability)
+        return accepted.run_id, fresh
 
     def drive(self, run_id: str) -> Run:
         """Run an accepted run (or one a crash left unfinished): from its input if it
         never reached a checkpoint, else from its last one. A run being driven elsewhere
         right now, or no longer waiting to be driven, is returned as it stands."""
-        return self._drive(run_id, self._input_if_never_checkpointed(run_id), expect=_UNFINISHED)
+        accepted = self._accepted(_normal(run_id))
+        return self._drive(accepted, self._input_if_never_checkpointed(accepted), _UNFINISHED)
 
     def resume(self, run_id: str, value: Any = None) -> Run:
         """Carry on with a run: answer its pending interrupt with `value`, or, for a run
@@ -123,38 +168,26 @@ class Runs:
             raise InvalidInputError("run", f"run {run_id} was cancelled; start a new one")
         if run.status == "completed":
             return run
-        return self._drive(run_id, Command(resume=value) if run.interrupts else None)
+        accepted = _Accepted.of(_acceptance(run.events))
+        if run.interrupts:
+            return self._drive(accepted, Command(resume=value))
+        return self._drive(accepted, self._input_if_never_checkpointed(accepted))
 
     def cancel(self, run_id: str) -> Run:
         """Stop a run for good: it will not be resumed or recovered."""
         run = self.get(run_id)
         if run.status not in ("completed", "cancelled"):
-            self._end(run, "run_cancelled")
+            self._end(_Accepted.of(_acceptance(run.events)), "run_cancelled")
         return self.get(run_id)
 
     def get(self, run_id: str) -> Run:
-        """A run's status (from its events), its state and interrupts (from its checkpoint)."""
+        """A run's status (from its events), its state and interrupts (from its checkpoint:
+        for a finished run, the one it ended on)."""
         run_id = _normal(run_id)
         events = tuple(self.deps.store.events.read_run(run_id))
-        accepted = next((e for e in events if e.type == "run_accepted"), None)
-        if accepted is None:
+        if not any(e.type == "run_accepted" for e in events):
             raise NotFoundError("run", run_id)
-        graph, thread = str(accepted.metadata["graph"]), str(accepted.metadata["threadId"])
-        status: Status = "accepted"
-        for event in events:
-            if event.type in _ENDINGS:
-                status = _ENDINGS[event.type]  # type: ignore[assignment]
-        snapshot = self.compiled(graph).get_state({"configurable": {"thread_id": thread}})
-        return Run(
-            id=run_id,
-            graph=graph,
-            thread_id=thread,
-            creator_id=accepted.actor_id,
-            status=status,
-            values=dict(snapshot.values or {}),
-            interrupts=tuple(snapshot.interrupts),
-            events=events,
-        )
+        return self._run(events)
 
     def list(self, *, limit: int = 100) -> builtins.list[Run]:
         """The latest runs, newest first."""
@@ -169,22 +202,22 @@ class Runs:
         failed runs too. A run that fails again is returned as failed; the others go on.
         Call it when a process starts, before it takes new work. A run is driven by one
         process at a time (`Store.hold`): one another process is driving is left to it."""
-        wanted = {"accepted", "failed"} if retry_failed else {"accepted"}
-        accepted = every(self.deps.store.events.timeline, type="run_accepted", limit=500)
+        wanted = frozenset({"accepted", "failed"} if retry_failed else {"accepted"})
         unfinished = [
-            event.run_id
-            for event in accepted
-            if event.run_id
-            and (not graph or event.metadata.get("graph") == graph)
-            and self.get(event.run_id).status in wanted
+            accepted
+            for accepted in map(
+                _Accepted.of, every(self.deps.store.events.timeline, type="run_accepted", limit=500)
+            )
+            if (not graph or accepted.graph == graph)
+            and _status(self.deps.store.events.read_run(accepted.run_id)) in wanted
         ]
         recovered = []
-        for run_id in unfinished:
+        for accepted in unfinished:
             try:
-                input = self._input_if_never_checkpointed(run_id)
-                recovered.append(self._drive(run_id, input, expect=frozenset(wanted)))
+                input = self._input_if_never_checkpointed(accepted)
+                recovered.append(self._drive(accepted, input, wanted))
             except Exception:  # recorded (`run_failed`); the runs after it are still finished
-                recovered.append(self.get(run_id))
+                recovered.append(self.get(accepted.run_id))
         return recovered
 
     def prune(self, older_than: timedelta) -> int:
@@ -201,14 +234,6 @@ class Runs:
                     deleted += 1
         return deleted
 
-    def _input_if_never_checkpointed(self, run_id: str) -> dict[str, Any] | None:
-        run = self.get(run_id)
-        has = self.saver.get_tuple({"configurable": {"thread_id": run.thread_id}})
-        if has is not None:
-            return None
-        accepted = next(e for e in run.events if e.type == "run_accepted")
-        return dict(accepted.metadata["input"])
-
     def stream(
         self,
         graph: str,
@@ -216,13 +241,17 @@ class Runs:
         *,
         run_id: str | None = None,
         thread_id: str | None = None,
+        durability: Durability = "sync",
     ) -> RunStream:
         """`start`, yielding what the nodes stream (`get_stream_writer()`) as they go;
         the stream's `run` is set once it has been read to the end."""
-        run_id, fresh = self._accept(graph, input, run_id, thread_id, None)
+        accepted, fresh = self._accept(graph, input, run_id, thread_id, None, durability)
         if not fresh:
-            return RunStream(iter(()), lambda: self.get(run_id))
-        return RunStream(self._driving(run_id, dict(input)), lambda: self.get(run_id))
+            return RunStream(_undriven(), lambda: self.get(accepted.run_id))
+        driving = self._driving(accepted, dict(input), streaming=True, expect=_UNFINISHED)
+        return RunStream(driving, lambda: self.get(accepted.run_id))
+
+    # -- accepting ------------------------------------------------------------------
 
     def _accept(
         self,
@@ -231,92 +260,154 @@ class Runs:
         run_id: str | None,
         thread_id: str | None,
         trigger: Mapping[str, Any] | None,
-    ) -> tuple[str, bool]:
-        """Record `run_accepted` (before anything runs); False if it already was."""
+        durability: Durability,
+    ) -> tuple[_Accepted, bool]:
+        """Record `run_accepted` (before anything runs); False if it already was. The
+        creator must exist: the event's actor is checked in the same write."""
         self.compiled(graph)
-        creator = str(input.get("creator_id", ""))
-        self.deps.store.entities.get(creator)  # a clear NotFoundError before anything runs
+        if durability not in get_args(Durability):
+            raise InvalidInputError("durability", f"must be one of {get_args(Durability)}")
         run_id = _normal(run_id) if run_id else str(uuid.uuid4())
-        accepted = self.deps.store.events.find(f"run_accepted:{run_id}")
-        if accepted is None:
-            try:
-                self.deps.store.events.append(
-                    "run_accepted",
-                    creator,
-                    str(trigger["scheduleId"]) if trigger and "scheduleId" in trigger else None,
-                    {
-                        "graph": graph,
-                        "threadId": thread_id or run_id,
-                        "input": dict(input),
-                        "acceptedBy": uuid.uuid4().hex,  # makes a concurrent twin conflict
-                        **({"trigger": dict(trigger)} if trigger else {}),
-                    },
-                    run_id=run_id,
-                    idempotency_key=f"run_accepted:{run_id}",
-                )
-                return run_id, True
-            except IdempotencyConflictError:  # another caller accepted it a moment ago
-                found = self.deps.store.events.find(f"run_accepted:{run_id}")
-                assert found is not None
-                accepted = found
-        if (
-            accepted.metadata.get("input") != _plain(input)
-            or accepted.metadata.get("graph") != graph
-        ):
+        mine = uuid.uuid4().hex  # makes a concurrent twin's acceptance conflict with ours
+        try:
+            event = self.deps.store.events.append(
+                "run_accepted",
+                str(input.get("creator_id", "")),
+                str(trigger["scheduleId"]) if trigger and "scheduleId" in trigger else None,
+                {
+                    "graph": graph,
+                    "threadId": thread_id or run_id,
+                    "input": dict(input),
+                    "durability": durability,
+                    "acceptedBy": mine,
+                    **({"trigger": dict(trigger)} if trigger else {}),
+                },
+                run_id=run_id,
+                idempotency_key=f"run_accepted:{run_id}",
+            )
+        except IdempotencyConflictError:  # accepted before, by this caller or another
+            found = self.deps.store.events.find(f"run_accepted:{run_id}")
+            assert found is not None
+            event = found
+        if event.metadata.get("acceptedBy") == mine:
+            return _Accepted.of(event), True
+        if event.metadata.get("input") != _plain(input) or event.metadata.get("graph") != graph:
             raise InvalidInputError(
                 "run_id", f"run {run_id} was started with another input; use a new run id"
             )
-        return run_id, False
+        return _Accepted.of(event), False
 
-    def _drive(self, run_id: str, input: Any, *, expect: frozenset[str] | None = None) -> Run:
-        for _ in self._driving(run_id, input, streaming=False, expect=expect):
-            pass
-        return self.get(run_id)
+    def _accepted(self, run_id: str) -> _Accepted:
+        event = self.deps.store.events.find(f"run_accepted:{run_id}")
+        if event is None:
+            raise NotFoundError("run", run_id)
+        return _Accepted.of(event)
+
+    def _input_if_never_checkpointed(self, accepted: _Accepted) -> dict[str, Any] | None:
+        """The run's input if it must start from it: no checkpoint of it was written (the
+        thread's last checkpoint, if any, is another run's)."""
+        last = self.saver.get_tuple({"configurable": {"thread_id": accepted.thread_id}})
+        if last is not None and last.metadata.get("runId", accepted.run_id) == accepted.run_id:
+            return None
+        return dict(accepted.input)
+
+    # -- driving --------------------------------------------------------------------
+
+    def _drive(self, accepted: _Accepted, input: Any, expect: frozenset[str] | None = None) -> Run:
+        driving = self._driving(accepted, input, streaming=False, expect=expect)
+        while True:
+            try:
+                next(driving)
+            except StopIteration as stop:
+                return stop.value or self.get(accepted.run_id)
 
     def _driving(
-        self,
-        run_id: str,
-        input: Any,
-        *,
-        streaming: bool = True,
-        expect: frozenset[str] | None = None,
-    ) -> Iterator[Any]:
+        self, accepted: _Accepted, input: Any, *, streaming: bool, expect: frozenset[str] | None
+    ) -> Driving:
         """Drive the run, if no other process is (`Store.hold`) and its status is one of
-        `expect` (any, if None) once held."""
-        with self.deps.store.hold(f"drive:{run_id}") as mine:
-            if mine:
-                yield from self._driven(run_id, input, streaming, expect)
+        `expect` (any, if None) once held; returns the run as it ended (None if not
+        driven here)."""
+        with self.deps.store.hold(f"drive:{accepted.run_id}") as mine:
+            if not mine:
+                return None
+            return (yield from self._driven(accepted, input, streaming, expect))
 
     def _driven(
-        self, run_id: str, input: Any, streaming: bool, expect: frozenset[str] | None
-    ) -> Iterator[Any]:
-        run = self.get(run_id)
-        if expect is not None and run.status not in expect:
-            return
-        if run.status != "accepted":  # running again: a crash from here on leaves it unfinished
-            self._end(run, "run_resumed")
-        config: Any = {"configurable": {"thread_id": run.thread_id}, "run_id": uuid.UUID(run_id)}
-        graph = self.compiled(run.graph)
+        self, accepted: _Accepted, input: Any, streaming: bool, expect: frozenset[str] | None
+    ) -> Driving:
+        status = _status(self.deps.store.events.read_run(accepted.run_id))
+        if expect is not None and status not in expect:
+            return None
+        if status != "accepted":  # running again: a crash from here on leaves it unfinished
+            self._end(accepted, "run_resumed")
+        journal = Journal() if accepted.durability == "exit" else None
+        configurable: dict[str, Any] = {"thread_id": accepted.thread_id, CACHE: {}}
+        if journal is not None:
+            configurable[KEY] = journal
+        config: Any = {
+            "configurable": configurable,
+            "run_id": uuid.UUID(accepted.run_id),
+            "metadata": {"runId": accepted.run_id},  # in its checkpoints: whose they are
+        }
+        graph = self.compiled(accepted.graph)
+        options: Any = {"context": self.deps, "durability": accepted.durability}
         try:
             if streaming:
-                yield from graph.stream(
-                    input, config, context=self.deps, durability="sync", stream_mode="custom"
-                )
+                yield from graph.stream(input, config, stream_mode="custom", **options)
             else:  # nobody reads a stream: no thread pool and waiter for it
-                graph.invoke(input, config, context=self.deps, durability="sync")
+                graph.invoke(input, config, **options)
         except Exception as error:
-            self._end(run, "run_failed", error=str(error)[:500])
+            self._end(accepted, "run_failed", journal, error=str(error)[:500])
             raise
-        waiting = graph.get_state({"configurable": {"thread_id": run.thread_id}}).interrupts
-        self._end(run, "run_interrupted" if waiting else "run_completed")
+        snapshot = graph.get_state({"configurable": {"thread_id": accepted.thread_id}})
+        ending = "run_interrupted" if snapshot.interrupts else "run_completed"
+        checkpoint = snapshot.config["configurable"]["checkpoint_id"]
+        self._end(accepted, ending, journal, checkpointId=checkpoint)
+        return self._run(tuple(self.deps.store.events.read_run(accepted.run_id)), snapshot)
 
-    def _end(self, run: Run, kind: str, **metadata: Any) -> None:
-        self.deps.store.events.append(
-            kind,
-            run.creator_id,
-            None,
-            {"graph": run.graph, **metadata, "threadId": run.thread_id},
-            run_id=run.id,
+    def _end(
+        self, accepted: _Accepted, kind: str, journal: Journal | None = None, **metadata: Any
+    ) -> None:
+        """Record the run's ending, with its journal's events before it, in one write."""
+        events = self.deps.store.events
+        about = {"graph": accepted.graph, **metadata, "threadId": accepted.thread_id}
+        held = journal.events() if journal else []
+        if not held:
+            events.append(kind, accepted.creator_id, None, about, run_id=accepted.run_id)
+            return
+        ending = NewEvent(
+            type=kind, actor_id=accepted.creator_id, metadata=about, run_id=accepted.run_id
+        )
+        try:
+            events.append_many([*held, ending])
+        except IdempotencyConflictError:
+            # A node event recorded before (a resumed task's, with another latency): the
+            # log keeps the first; the others and the ending are written.
+            for event in held:
+                with contextlib.suppress(IdempotencyConflictError):
+                    events.append_many([event])
+            events.append_many([ending])
+
+    def _run(self, events: Sequence[Event], snapshot: StateSnapshot | None = None) -> Run:
+        """The run its events tell of, with its state (`snapshot`, if already read)."""
+        accepted = _Accepted.of(_acceptance(events))
+        status = _status(events)
+        if snapshot is None:
+            config: dict[str, Any] = {"thread_id": accepted.thread_id}
+            ending = next((e for e in reversed(events) if e.type in _ENDINGS), None)
+            if status == "completed" and ending and ending.metadata.get("checkpointId"):
+                # Its own end, not the thread's latest (later runs may have moved it on).
+                config["checkpoint_id"] = ending.metadata["checkpointId"]
+            snapshot = self.compiled(accepted.graph).get_state({"configurable": config})
+        return Run(
+            id=accepted.run_id,
+            graph=accepted.graph,
+            thread_id=accepted.thread_id,
+            creator_id=accepted.creator_id,
+            status=status,
+            values=dict(snapshot.values or {}),
+            interrupts=tuple(snapshot.interrupts),
+            events=tuple(events),
         )
 
 
@@ -324,13 +415,31 @@ class RunStream:
     """What a run's nodes stream, as they stream it; then `run`, the run as it ended.
     Read it once, to the end (a run left half-read stops where it was; resume it)."""
 
-    def __init__(self, chunks: Iterator[Any], finish: Callable[[], Run]) -> None:
+    def __init__(self, chunks: Driving, finish: Callable[[], Run]) -> None:
         self._chunks, self._finish = chunks, finish
         self.run: Run | None = None
 
     def __iter__(self) -> Iterator[Any]:
-        yield from self._chunks
-        self.run = self._finish()
+        ended = yield from self._chunks  # a Driving returns the run it drove
+        self.run = ended if isinstance(ended, Run) else self._finish()
+
+
+def _undriven() -> Driving:
+    """Nothing streamed, and no run driven (another caller drives it)."""
+    yield from ()
+    return None
+
+
+def _acceptance(events: Sequence[Event]) -> Event:
+    return next(e for e in events if e.type == "run_accepted")
+
+
+def _status(events: Sequence[Event]) -> Status:
+    status: Status = "accepted"
+    for event in events:
+        if event.type in _ENDINGS:
+            status = _ENDINGS[event.type]  # type: ignore[assignment]
+    return status
 
 
 def _plain(input: Mapping[str, Any]) -> Any:

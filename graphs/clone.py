@@ -7,7 +7,9 @@ state; the rest of the build is kept.
 
 **Clone chat** (`clone_chat`): retrieve (from the clone's own creator's content only) →
 respond → record. Each turn is a run on the thread of its (clone, fan) pair, so the
-conversation is in that thread's checkpointed state and survives restarts. `respond`
+conversation (its latest turns) is in that thread's checkpointed state and survives
+restarts. A turn is a short run with `durability="exit"`: one checkpoint, and its node
+events written with its ending; a turn a crash stopped is answered again from the start. `respond`
 streams the answer through the clone's guard (`agents._guard.SafeStream`): what reaches a
 reader of `chat_stream` has already been checked, never the model's raw tokens.
 """
@@ -142,20 +144,30 @@ class ChatState(TypedDict, total=False):
     key: str | None
     passages: list[dict[str, Any]]  # a Source's fields, and the passage's text
     answer: dict[str, Any]  # text, withheld, usage
-    history: Annotated[list[list[str]], operator.add]  # [message, response] per turn
+    history: Annotated[list[list[str]], _recent]  # [message, response], the latest turns
     reply_event: int
-    turns: Annotated[dict[str, dict[str, Any]], operator.or_]  # each run's own turn, by id
+
+
+HISTORY_KEPT = 20  # turns the thread keeps; a clone's `history` option may use up to this
+
+
+def _recent(kept: list[list[str]], new: list[list[str]]) -> list[list[str]]:
+    return (kept + new)[-HISTORY_KEPT:]
 
 
 def _clone(state: Mapping[str, Any], call: Call, options: Mapping[str, Any]) -> Clone:
-    deps = call.deps
-    return Clone.of(deps.store, _knowledge(call), deps.model, str(state["creator_id"]), **options)
+    """The creator's clone, read once per turn (the turn's steps share it)."""
+    if "clone" not in call.cache:
+        deps, creator = call.deps, str(state["creator_id"])
+        call.cache["clone"] = Clone.of(deps.store, _knowledge(call), deps.model, creator, **options)
+    clone: Clone = call.cache["clone"]
+    return clone
 
 
 def _retrieve(state: Mapping[str, Any], call: Call, options: Mapping[str, Any]) -> Update:
     clone = _clone(state, call, options)
     message = str(state["message"])
-    clone.admit(str(state["fan_id"]), message)
+    call.cache["fan"] = clone.admit(str(state["fan_id"]), message)
     hits = clone.retriever.search(message, k=clone.k)
     passages = [
         {**Source.of(n, hit).model_dump(), "text": hit.chunk.text} for n, hit in enumerate(hits, 1)
@@ -165,8 +177,9 @@ def _retrieve(state: Mapping[str, Any], call: Call, options: Mapping[str, Any]) 
 
 def _respond(state: Mapping[str, Any], call: Call, options: Mapping[str, Any]) -> Update:
     clone = _clone(state, call, options)
+    fan = call.cache.get("fan") or call.deps.store.entities.get(str(state["fan_id"]))
     turn = clone.prepare(
-        call.deps.store.entities.get(str(state["fan_id"])),
+        fan,
         str(state["message"]),
         _passages(state),
         [(str(m), str(r)) for m, r in state.get("history", [])],
@@ -199,18 +212,13 @@ def _record_turn(state: Mapping[str, Any], call: Call, options: Mapping[str, Any
         str(answer["text"]),
         usage,
         bool(answer["withheld"]),
-        key=str(state.get("key") or call.key),
+        # Once per turn: the request's key, else the turn's run (a turn a crash stopped
+        # runs again from its input, with new task ids but the same run id).
+        key=str(state.get("key") or call.run_id or call.key),
     )
-    turn = {
-        "message": state["message"],
-        "answer": answer,
-        "passages": state.get("passages", []),
-        "reply_event": reply.event.seq,
-    }
     return {
         "history": [[str(state["message"]), str(answer["text"])]],
         "reply_event": reply.event.seq,
-        "turns": {str(call.run_id): turn} if call.run_id else {},
     }
 
 
@@ -223,7 +231,11 @@ def _passages(state: Mapping[str, Any]) -> list[tuple[Source, str]]:
 
 def chat_graph(**options: Any) -> StateGraph[Any, Deps, Any, Any]:
     """The chat graph; `options` are the `Clone`'s (`token_gate=True`, `allowed_hosts`,
-    `k`, `history`, ...), the same for every turn."""
+    `k`, `history` (at most `HISTORY_KEPT`), ...), the same for every turn."""
+    if int(options.get("history", 0)) > HISTORY_KEPT:
+        raise ConfigurationError(
+            f"a chat remembers at most {HISTORY_KEPT} turns; set history to that or fewer"
+        )
     graph: StateGraph[Any, Deps, Any, Any] = StateGraph(ChatState, context_schema=Deps)
     for name, step in (("retrieve", _retrieve), ("respond", _respond), ("record", _record_turn)):
         graph.add_node(name, recorded(CHAT, name, functools.partial(step, options=options)))
@@ -256,7 +268,7 @@ def chat(
 
     `key` (a request id) makes a retried request return the same turn."""
     input = {"creator_id": creator_id, "fan_id": fan_id, "message": message, "key": key}
-    return _turn(runs.start(CHAT, input, **_ids(creator_id, fan_id, key)))
+    return _turn(runs.start(CHAT, input, durability="exit", **_ids(creator_id, fan_id, key)))
 
 
 def chat_stream(
@@ -264,7 +276,8 @@ def chat_stream(
 ) -> ChatStream:
     """One turn, as the checked text streams out; the turn is recorded at its end."""
     input = {"creator_id": creator_id, "fan_id": fan_id, "message": message, "key": key}
-    return ChatStream(runs.stream(CHAT, input, **_ids(creator_id, fan_id, key)))
+    stream = runs.stream(CHAT, input, durability="exit", **_ids(creator_id, fan_id, key))
+    return ChatStream(stream)
 
 
 class ChatStream:
@@ -292,12 +305,11 @@ def _ids(creator_id: str, fan_id: str, key: str | None) -> dict[str, Any]:
 
 
 def _turn(run: Run) -> ChatTurn:
-    """The run's own turn (the thread's state may have moved on to later turns)."""
-    values = run.values.get("turns", {}).get(run.id) or run.values
-    answer = values.get("answer", {})
+    """The run's own turn (its values are its own end's, however far the thread moved on)."""
+    answer = run.values.get("answer", {})
     return ChatTurn(
         text=str(answer.get("text", "")),
         withheld=bool(answer.get("withheld")),
-        sources=[s for s, _ in _passages(values)],
+        sources=[s for s, _ in _passages(run.values)],
         run=run,
     )

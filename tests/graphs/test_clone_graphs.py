@@ -11,9 +11,10 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from agents import Model, ScriptedChatModel, clone_entity_id, fan
-from agents.errors import AccessDeniedError, InsufficientContentError
+from agents.errors import AccessDeniedError, ConfigurationError, InsufficientContentError
 from agents.providers import Providers
 from graphs import Deps, Runs, checkpointer, clone
+from ontology.errors import InvalidInputError
 from tests.agents.conftest import World
 from tests.agents.test_clone import PERSONALITY
 
@@ -146,3 +147,50 @@ def test_the_token_gate_stops_a_fan_before_any_model_call(world: World, tmp_path
         runs = Runs(deps, saver, {clone.CHAT: clone.chat_graph(token_gate=True)})
         with pytest.raises(AccessDeniedError, match="purchase tokens"):
             clone.chat(runs, world.creator_id, sam, "Hello?")
+
+
+def test_a_failed_turn_keeps_its_steps_and_its_resume_records_each_step_once(
+    world: World, tmp_path: Path
+) -> None:
+    """A turn's node events are written with its ending, a failure too; resuming it runs
+    the failed step again, and the steps already recorded are not recorded twice."""
+    build(world, tmp_path)
+    sam = fan(world.store, world.creator_id, "sam").id
+    with running(world, tmp_path, ValueError("the model broke"), "Salt it well [1].") as runs:
+        with pytest.raises(ValueError, match="the model broke"):
+            clone.chat(runs, world.creator_id, sam, "How salty?", key="req-9")
+        accepted = world.store.events.find(
+            f"run_accepted:{clone._ids(world.creator_id, sam, 'req-9')['run_id']}"
+        )
+        assert accepted is not None and accepted.run_id is not None
+        failed = runs.get(accepted.run_id)
+        assert failed.status == "failed"
+        assert nodes(world, failed.id) == [
+            ("node_started", "retrieve"),
+            ("node_completed", "retrieve"),
+            ("node_started", "respond"),
+            ("node_failed", "respond"),
+        ]
+        resumed = runs.resume(failed.id)
+    assert resumed.status == "completed" and resumed.values["answer"]["text"] == "Salt it well [1]."
+    assert nodes(world, resumed.id) == [
+        ("node_started", "retrieve"),
+        ("node_completed", "retrieve"),
+        ("node_started", "respond"),
+        ("node_failed", "respond"),
+        ("node_completed", "respond"),
+        ("node_started", "record"),
+        ("node_completed", "record"),
+    ]
+
+
+def test_a_chat_cannot_remember_more_turns_than_its_thread_keeps() -> None:
+    with pytest.raises(ConfigurationError, match=f"at most {clone.HISTORY_KEPT} turns"):
+        clone.chat_graph(history=clone.HISTORY_KEPT + 1)
+    assert clone.chat_graph(history=clone.HISTORY_KEPT) is not None
+
+
+def test_a_run_s_durability_is_sync_or_exit(world: World, tmp_path: Path) -> None:
+    with running(world, tmp_path) as runs, pytest.raises(InvalidInputError, match="durability"):
+        runs.start(clone.CHAT, {"creator_id": world.creator_id}, durability="never")  # type: ignore[arg-type]
+    assert world.store.events.timeline(type="run_accepted").items == []

@@ -1,0 +1,104 @@
+"""A chat turn is a short run (`durability="exit"`): one checkpoint, its node events
+written with its ending, and a turn a crash stopped answered again from its message."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from graphs import Run, clone
+from one._app import One
+from tests.one.chat_child import FIRST, SECOND
+from tests.one.conftest import make_one
+
+
+def test_a_turn_writes_its_steps_with_its_ending_and_one_checkpoint(one: One, maya: str) -> None:
+    one.build_clone(maya)
+    turn = one.chat(maya, "sam", "How salty should pasta water be?")
+    events = one.store.events.read_run(turn.run.id)
+    assert [e.type for e in events] == [
+        "run_accepted",
+        *["node_started", "node_completed"] * 3,
+        "run_completed",
+    ]
+    assert [e.metadata["node"] for e in events[1:-1]][::2] == ["retrieve", "respond", "record"]
+    steps_and_ending = [e.seq for e in events[1:]]  # one write: consecutive in the log
+    assert steps_and_ending == list(range(steps_and_ending[0], steps_and_ending[0] + 7))
+    checkpoints = list(one.runs.saver.list({"configurable": {"thread_id": turn.run.thread_id}}))
+    assert [c.metadata.get("runId") for c in checkpoints] == [turn.run.id]
+    assert (
+        events[-1].metadata["checkpointId"]
+        == checkpoints[0].config["configurable"]["checkpoint_id"]
+    )
+
+
+def test_an_earlier_turn_keeps_its_own_answer_after_later_turns(one: One, maya: str) -> None:
+    one.build_clone(maya)
+    first = one.chat(maya, "sam", "How salty should pasta water be?")
+    later = one.chat(maya, "sam", "And how long do I boil it?")
+    again = one.runs.get(first.run.id)
+    assert again.values["message"] == "How salty should pasta water be?"
+    assert again.values["answer"]["text"] == first.text
+    assert one.runs.get(later.run.id).values["message"] == "And how long do I boil it?"
+    assert [m for m, _ in later.run.values["history"]] == [
+        first.run.values["message"],
+        later.run.values["message"],
+    ]
+
+
+def test_a_thread_keeps_its_latest_turns_not_all_of_them(one: One, maya: str) -> None:
+    one.build_clone(maya)
+    for n in range(clone.HISTORY_KEPT + 3):
+        turn = one.chat(maya, "sam", f"Question {n}?")
+    history = turn.run.values["history"]
+    assert len(history) == clone.HISTORY_KEPT
+    assert (
+        history[-1][0] == f"Question {clone.HISTORY_KEPT + 2}?" and history[0][0] == "Question 3?"
+    )
+
+
+def test_a_turn_killed_after_its_answer_was_recorded_is_finished_once(tmp_path: Path) -> None:
+    """Killed between recording the answer and writing the run's ending: a restart runs
+    the turn again from its message (on a thread with an earlier turn), and the answer
+    is recorded once; the killed attempt's steps leave no node events."""
+    data = tmp_path / "data"
+    assert _child(data, "setup") == 0
+    assert _child(data, "killed") == -signal.SIGKILL
+    with make_one(data) as one:
+        maya = one.creator("Maya Lin").id
+        sam = one.fan(maya, "sam").id
+        asked = [
+            e.metadata["message"]
+            for e in one.store.events.timeline(type="clone_interaction", actor_id=sam).items
+        ]
+        assert asked == [FIRST, SECOND]  # recorded before the kill
+        killed = next(r for r in one.runs.list() if _asked(r) == SECOND)
+        assert killed.status == "accepted"
+        assert [e.type for e in killed.events] == ["run_accepted"]
+    assert _child(data, "recover") == 0
+    with make_one(data) as one:
+        run = one.runs.get(killed.id)
+        assert run.status == "completed"
+        assert run.values["message"] == SECOND
+        assert [m for m, _ in run.values["history"]] == [FIRST, SECOND]
+        interactions = one.store.events.timeline(type="clone_interaction", actor_id=sam).items
+        assert [e.metadata["message"] for e in interactions] == [FIRST, SECOND]
+        assert [e.type for e in run.events].count("node_completed") == 3
+
+
+def _asked(run: Run) -> object:
+    return run.events[0].metadata["input"].get("message")
+
+
+def _child(data: Path, command: str) -> int:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.one.chat_child", str(data), command],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode not in (0, -signal.SIGKILL):
+        raise AssertionError(f"{command}: exit {done.returncode}\n{done.stderr[-3000:]}")
+    return done.returncode
