@@ -478,14 +478,20 @@ def model_id(creator: Entity) -> str:
 
 
 def _model_creator(one: One, model: str, who: Caller) -> Entity:
-    for creator in one.creators():
-        if model in (model_id(creator), creator.id, clone_entity_id(creator.id)):
+    """The creator whose clone `model` names; a creator's key names its own at once."""
+    own = one.store.entities.find(who.creator_id) if who.creator_id else None
+    for creator in [own] if own is not None and _names(own, model) else one.creators():
+        if _names(creator, model):
             if not who.may(creator.id):
                 raise HTTPException(403, f"the model {model!r} is another creator's clone")
             if one.store.entities.find(clone_entity_id(creator.id)) is None:
                 raise HTTPException(404, f"{creator.name} has no clone yet; build it first")
             return creator
     raise HTTPException(404, f"no model {model!r}; list them with GET /v1/models")
+
+
+def _names(creator: Entity, model: str) -> bool:
+    return model in (model_id(creator), creator.id, clone_entity_id(creator.id))
 
 
 def _text_of(message: Message) -> str:
