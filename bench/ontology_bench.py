@@ -1,4 +1,5 @@
-"""Benchmarks of the ontology's event log on SQLite: single appends, batched appends, queries.
+"""Benchmarks of the ontology's event log on SQLite: single appends, batched appends, queries,
+and the per-call cost of the store calls a chat turn makes.
 
 Every benchmark writes to a fresh SQLite database in a temporary directory, removed
 afterwards, and goes through the public `Store` API only.
@@ -17,7 +18,15 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from bench._report import Figure, latency_figures, progress, query_figures, report, timed
+from bench._report import (
+    Figure,
+    latency_figures,
+    percentile,
+    progress,
+    query_figures,
+    report,
+    timed,
+)
 from ontology import NewEvent, Store
 
 SEED = 1_000_003
@@ -249,8 +258,75 @@ def query_set(
     ]
 
 
+# --- 4. hot paths -----------------------------------------------------------------------
+
+HOT_BATCH = 7
+HOT_RUN = 10
+
+
+def hot_paths(quick: bool) -> dict[str, Any]:
+    """The per-call latency of the calls a chat turn makes, on a nearly empty SQLite file:
+    each call is its own transaction (the last figure: two calls in one); the figures are
+    noisy on a shared machine, so compare medians of several runs."""
+    calls = 300 if quick else 2_000
+    with temp_store() as store:
+        actor, target = create_actors(store, 2)
+        events = store.events
+        keys = [f"hot-{i}" for i in range(calls + WARMUP_QUERIES)]
+        runs = [f"hot-run-{i // HOT_RUN}" for i in range(len(keys))]
+
+        def append(i: int) -> None:
+            events.append(
+                "user_engaged", actor, target, {"n": i}, run_id=runs[i], idempotency_key=keys[i]
+            )
+
+        def append_many(i: int) -> None:
+            events.append_many(
+                [
+                    NewEvent(
+                        type="user_engaged",
+                        actor_id=actor,
+                        target_id=target if j % 2 else None,
+                        metadata={"n": i, "j": j},
+                        run_id=f"hot-batch-{i}",
+                        idempotency_key=f"hot-batch-{i}-{j}",
+                    )
+                    for j in range(HOT_BATCH)
+                ]
+            )
+
+        def turn(i: int) -> None:
+            with store.transaction() as tx:
+                tx.entities.patch(actor, {"turns": i})
+                tx.events.append("user_engaged", actor, target, {"n": i}, run_id=f"hot-tx-{i}")
+
+        def measure(key: str, label: str, call: Callable[[int], object]) -> list[Figure]:
+            timed(call, range(WARMUP_QUERIES))
+            seconds = timed(call, range(WARMUP_QUERIES, WARMUP_QUERIES + calls))
+            return [
+                Figure(f"{key}_p{pct}_us", f"{label} p{pct}", percentile(seconds, pct) * 1e6, "µs")
+                for pct in (50, 95)
+            ]
+
+        figures = [
+            *measure("append", "append (run id + key)", append),
+            *measure("append_many", f"append_many of {HOT_BATCH}", append_many),
+            *measure("append_again", "append of a stored key", append),
+            *measure("get", "entities.get", lambda _: store.entities.get(actor)),
+            *measure("entity_find", "entities.find", lambda _: store.entities.find(actor)),
+            *measure("find", "events.find", lambda i: events.find(keys[i])),
+            *measure("read_run", f"read_run of {HOT_RUN}", lambda i: events.read_run(runs[i])),
+            *measure(
+                "patch", "entities.patch", lambda i: store.entities.patch(actor, {"turns": i})
+            ),
+            *measure("transaction", "transaction: patch + append", turn),
+        ]
+    return report(f"Hot paths: {calls:,} calls each, one transaction per call", figures)
+
+
 BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "single_appends": single_appends,
     "batched_appends": batched_appends,
     "timeline_queries": timeline_queries,
+    "hot_paths": hot_paths,
 }

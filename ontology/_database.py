@@ -3,6 +3,8 @@
 SQLite (the default) runs in WAL mode with foreign keys on and a busy timeout; every write
 transaction starts with `BEGIN IMMEDIATE`, so a writer waits for the lock up front instead
 of failing half-way on an upgrade from a read lock. PostgreSQL is used through psycopg 3.
+A read of one statement runs without BEGIN and COMMIT (autocommit on PostgreSQL): a
+statement reads one consistent snapshot on its own.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -31,6 +33,7 @@ from ontology.errors import (
 
 DEFAULT_DATA_DIR = ".one"
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+Mode = Literal["write", "read", "statement"]
 
 
 def database_url(url: str | None = None) -> str:
@@ -58,6 +61,8 @@ class Database:
     busy_timeout: float
     # An in-memory SQLite database is one connection: its transactions take turns.
     serial: _Serial | None = None
+    _binds: dict[Mode, Engine] = field(init=False, repr=False, compare=False)
+    _writers: _Writers | None = field(init=False, repr=False, compare=False)
 
     @property
     def dialect(self) -> str:
@@ -87,6 +92,23 @@ class Database:
             serial=serial,
         )
 
+    def __post_init__(self) -> None:
+        # Built once, not per transaction: `execution_options` copies the engine's options.
+        statement = (
+            {"isolation_level": "AUTOCOMMIT"}
+            if self.dialect == "postgresql"
+            else {"one_write": None}
+        )
+        binds = {
+            "write": self.engine.execution_options(one_write=True),
+            "read": self.engine.execution_options(one_write=False),
+            "statement": self.engine.execution_options(**statement),
+        }
+        object.__setattr__(self, "_binds", binds)
+        sqlite_file = self.dialect == "sqlite" and self.serial is None
+        writers = _Writers(self.url, self.busy_timeout) if sqlite_file else None
+        object.__setattr__(self, "_writers", writers)
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: committed at the end, rolled back whole on any error."""
@@ -100,15 +122,41 @@ class Database:
             yield session
 
     @contextmanager
+    def connection(self, mode: Mode) -> Iterator[Connection]:
+        """A transaction on a plain connection (no ORM session: cheaper, for Core statements).
+
+        `write` and `read` are as `write()` and `read()`; `statement` is for one statement
+        that only reads (atomic on its own), and spares the BEGIN and COMMIT.
+        """
+        with self._translated(), self._turn(mode == "write"), self._binds[mode].begin() as conn:
+            yield conn
+
+    @contextmanager
     def _session(self, *, write: bool) -> Iterator[Session]:
-        bind = self.engine.execution_options(one_write=write)
+        with (
+            self._translated(),
+            self._turn(write),
+            Session(
+                self._binds["write" if write else "read"], expire_on_commit=False, autoflush=False
+            ) as session,
+            session.begin(),
+        ):
+            yield session
+
+    def _turn(self, write: bool) -> AbstractContextManager[Any]:
+        """Wait for this transaction's turn: an in-memory database's one connection, or,
+        for a write to a SQLite file, this process's other writers."""
+        if self.serial is not None:
+            return self.serial
+        if write and self._writers is not None:
+            return self._writers
+        return nullcontext()
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Driver errors as the store's errors."""
         try:
-            with (
-                self.serial or nullcontext(),
-                Session(bind, expire_on_commit=False, autoflush=False) as session,
-                session.begin(),
-            ):
-                yield session
+            yield
         except OntologyError:
             raise
         except OperationalError as e:
@@ -131,6 +179,35 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class _Writers:
+    """The writers of one SQLite file in this process, one at a time.
+
+    SQLite lets one writer in at a time, and one that finds the lock taken sleeps and
+    polls (1, 2, 5, ... up to 100 ms a nap), so under many threads a short write could
+    wait far longer than the writes before it took. Queued here, the next writer starts as
+    the last one ends. (Other processes still meet SQLite's lock and its busy timeout.)
+    """
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._url, self._timeout = url, timeout
+
+    def __enter__(self) -> None:
+        if self._owner == threading.get_ident():
+            raise TransactionFailedError(
+                "this thread is inside a write transaction on this database already: use "
+                "the transaction (tx.entities, tx.events, ...), not the store, until it ends"
+            )
+        if not self._lock.acquire(timeout=self._timeout):
+            raise DatabaseLockedError(self._url, self._timeout)
+        self._owner = threading.get_ident()
+
+    def __exit__(self, *exc: object) -> None:
+        self._owner = None
+        self._lock.release()
 
 
 class _Serial:
@@ -193,6 +270,7 @@ def _sqlite_engine(url: str, busy_timeout: float, synchronous: Synchronous) -> E
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get("one_write", True)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if write is not None:  # None: one statement that reads, atomic without BEGIN
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine

@@ -7,24 +7,57 @@ back in order from any position, as the seeds' EventStore does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, text
+from sqlalchemy import Select, bindparam, func, insert, or_, sql, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from ontology._entities import require
 from ontology._paging import check_length, check_limit, keyset_page, where_equal
 from ontology._records import Event, NewEvent, Page, from_ms, now_ms, to_ms
-from ontology._scope import Scope
-from ontology._tables import EventRow
+from ontology._scope import LISTED, Scope, among, bound
+from ontology._tables import EntityRow, EventRow
 from ontology.errors import IdempotencyConflictError, InvalidInputError, NotFoundError
 
 _TABLE = EventRow.__table__  # type: ignore[attr-defined]
+_ENTITIES = EntityRow.__table__  # type: ignore[attr-defined]
 _COMPARED = ("type", "actor_id", "target_id", "run_id", "metadata")
 _RACE_ATTEMPTS = 3
+
+# The hot paths run these Core statements, built (and so compiled) once, on a plain
+# connection: no ORM session or row loading; rows become `Event` records directly.
+_c = _TABLE.c
+_SELECT = _TABLE.select()
+_BY_SEQ = _SELECT.where(_c.seq == bindparam("seq"))
+_BY_KEY = _SELECT.where(_c.idempotency_key == bindparam("key"))
+_RUN = _SELECT.where(
+    _c.run_id == bindparam("run"), _c.run_position >= bindparam("from_position")
+).order_by(_c.run_position)
+_RUN_LIMITED = _RUN.limit(bindparam("limit"))
+_MAX_SEQ = _TABLE.select().with_only_columns(func.max(_c.seq)).scalar_subquery()
+_MAX_POSITION = (
+    _TABLE.select()
+    .with_only_columns(func.max(_c.run_position))
+    .where(_c.run_id == bindparam("run"))
+    .scalar_subquery()
+)
+_LAST_SEQ = sql.select(_MAX_SEQ)
+_LAST_POSITION = sql.select(_MAX_POSITION)
+_LAST_SEQ_AND_POSITION = sql.select(_MAX_SEQ, _MAX_POSITION)
+_LAST_POSITIONS = (
+    _TABLE.select()
+    .with_only_columns(_c.run_id, func.max(_c.run_position))
+    .where(_c.run_id.in_(bindparam("runs", expanding=True)))
+    .group_by(_c.run_id)
+)
+_INSERT = insert(_TABLE)
+_INSERT_RETURNING = insert(_TABLE).returning(_c.seq, sort_by_parameter_order=True)
+_LOCK_RUN = text("SELECT pg_advisory_xact_lock(hashtext(:r))")
 
 
 class Events:
@@ -70,38 +103,31 @@ class Events:
         rows = [self._row(e) for e in events]
         if not rows:
             return []
-        with self._scope.write() as session:
-            require(
-                session, {r["actor_id"] for r in rows} | {r["target_id"] for r in rows} - {None}
-            )
-            if self._scope.dialect != "postgresql":
-                return self._insert(session, rows)  # SQLite writers take turns: no race
-            for attempt in range(_RACE_ATTEMPTS):
-                try:
-                    with session.begin_nested():
-                        return self._insert(session, rows)
-                except IntegrityError:
-                    # Another transaction committed one of our keys first: the next
-                    # attempt finds its event and compares against it.
-                    if attempt == _RACE_ATTEMPTS - 1:
-                        raise
+        entities = {r["actor_id"] for r in rows} | {r["target_id"] for r in rows} - {None}
+        with self._scope.connection("write") as conn:
+            stored = _require_and_stored(conn, entities, rows)
+            for attempt in range(1, _RACE_ATTEMPTS + 1):
+                if self._written(conn, _fresh(rows, stored), last=attempt == _RACE_ATTEMPTS):
+                    key = "idempotency_key"
+                    return [_event(stored[r[key]] if r[key] else r) for r in rows]
+                # Another transaction committed one of our keys first: this time, its
+                # event is found and compared against.
+                stored = _stored_by_key(conn, rows)
         raise AssertionError("unreachable")
 
     def get(self, seq: int) -> Event:
         """The event at position `seq` of the log."""
-        with self._scope.read() as session:
-            row = session.get(EventRow, seq)
+        with self._scope.connection("statement") as conn:
+            row = conn.execute(_BY_SEQ, {"seq": seq}).first()
         if row is None:
             raise NotFoundError("event", str(seq))
-        return Event.of(row)
+        return _event(row._mapping)
 
     def find(self, idempotency_key: str) -> Event | None:
         """The event appended with `idempotency_key`, or None: has this already happened?"""
-        with self._scope.read() as session:
-            row = session.exec(
-                select(EventRow).where(col(EventRow.idempotency_key) == idempotency_key)
-            ).first()
-        return None if row is None else Event.of(row)
+        with self._scope.connection("statement") as conn:
+            row = conn.execute(_BY_KEY, {"key": idempotency_key}).first()
+        return None if row is None else _event(row._mapping)
 
     def timeline(
         self,
@@ -158,16 +184,14 @@ class Events:
         """A run's events in order, starting at `from_position` (0 is the first)."""
         if from_position < 0:
             raise InvalidInputError("from_position", "must be 0 or more")
-        query = (
-            select(EventRow)
-            .where(EventRow.run_id == run_id, col(EventRow.run_position) >= from_position)
-            .order_by(col(EventRow.run_position))
-        )
+        params: dict[str, Any] = {"run": run_id, "from_position": from_position}
+        query = _RUN
         if limit is not None:
             check_limit(limit)
-            query = query.limit(limit)
-        with self._scope.read() as session:
-            return [Event.of(r) for r in session.exec(query)]
+            query, params["limit"] = _RUN_LIMITED, limit
+        with self._scope.connection("statement") as conn:
+            rows = conn.execute(query, params).all()
+        return [_event(r._mapping) for r in rows]
 
     def runs(self, *, limit: int = 100) -> list[str]:
         """The ids of the most recently active runs, newest first."""
@@ -198,56 +222,70 @@ class Events:
             "run_position": None,
         }
 
-    def _insert(self, session: Session, rows: list[dict[str, Any]]) -> list[Event]:
-        stored = _stored_by_key(session, rows)
-        fresh: list[dict[str, Any]] = []
-        for row in rows:
-            key = row["idempotency_key"]
-            if key is None:
-                fresh.append(row)
-            elif key in stored:
-                _check_same(key, stored[key], row)
-            else:
-                stored[key] = row  # a later duplicate in this batch compares against it
-                fresh.append(row)
-        if fresh:
-            self._position(session, fresh)
-            self._write(session, fresh)
-        return [_event(stored[r["idempotency_key"]] if r["idempotency_key"] else r) for r in rows]
+    def _written(self, conn: Connection, rows: list[dict[str, Any]], *, last: bool) -> bool:
+        """Number and insert `rows`; False if, on PostgreSQL, another transaction committed
+        one of their keys first (nothing is written then; on the `last` attempt, raise)."""
+        if not rows:
+            return True
+        if self._scope.dialect != "postgresql" or all(r["idempotency_key"] is None for r in rows):
+            # SQLite writers take turns; and without a new key there is no race to lose
+            # (appends to one run take turns, see `_number`).
+            self._number(conn, rows)
+            self._write(conn, rows)
+            return True
+        try:
+            with conn.begin_nested():
+                self._number(conn, rows)
+                self._write(conn, rows)
+        except IntegrityError:
+            if last:
+                raise
+            return False
+        return True
 
-    def _write(self, session: Session, rows: list[dict[str, Any]]) -> None:
-        """Insert `rows` in order, setting each one's `seq`."""
+    def _write(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Insert `rows` in order, setting each one's `seq` (numbered already on SQLite)."""
         if self._scope.dialect == "postgresql":
-            written = session.execute(
-                insert(_TABLE).returning(_TABLE.c.seq, sort_by_parameter_order=True), rows
-            )
+            written = conn.execute(_INSERT_RETURNING, rows)
             for row, (seq,) in zip(rows, written, strict=True):
                 row["seq"] = seq
             return
-        # SQLite cannot return ids in parameter order from one statement (SQLAlchemy then
-        # inserts row by row), but its writers take turns (BEGIN IMMEDIATE), so the next
-        # positions are known: number the rows here and insert them with one executemany.
-        last = session.exec(select(func.max(EventRow.seq))).one() or 0
-        for seq, row in enumerate(rows, start=last + 1):
-            row["seq"] = seq
-        session.execute(insert(_TABLE), rows)
+        conn.execute(_INSERT, rows)
 
-    def _position(self, session: Session, rows: list[dict[str, Any]]) -> None:
-        """Number each run's new events after its last stored one."""
+    def _number(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Number each run's new events after its last stored one; on SQLite, also number
+        the events in the log (`seq`), after its last one.
+
+        SQLite cannot return ids in parameter order from one statement (SQLAlchemy then
+        inserts row by row), but its writers take turns (BEGIN IMMEDIATE), so the next
+        positions are known: the rows are numbered here and inserted with one executemany.
+        """
         runs = sorted({r["run_id"] for r in rows} - {None})
-        if not runs:
-            return
-        if self._scope.dialect == "postgresql":
+        sqlite = self._scope.dialect != "postgresql"
+        if not sqlite:
             # Serialise appends to one run across transactions (SQLite writers take turns),
             # locking in sorted order so that two batches never deadlock.
             for run in runs:
-                session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:r))"), {"r": run})
-        query = (
-            select(EventRow.run_id, func.max(EventRow.run_position))
-            .where(col(EventRow.run_id).in_(runs))
-            .group_by(col(EventRow.run_id))
-        )
-        last = {run: pos for run, pos in session.exec(query) if pos is not None}
+                conn.execute(_LOCK_RUN, {"r": run})
+        # Mostly one statement: the last seq (SQLite) with the one run's last position.
+        last_seq: int | None = None
+        last: dict[str, int] = {}
+        if len(runs) == 1:
+            if sqlite:
+                last_seq, position = conn.execute(_LAST_SEQ_AND_POSITION, {"run": runs[0]}).one()
+            else:
+                position = conn.execute(_LAST_POSITION, {"run": runs[0]}).scalar()
+            if position is not None:
+                last[runs[0]] = position
+        else:
+            if runs:
+                found = conn.execute(_LAST_POSITIONS, {"runs": runs})
+                last = {run: pos for run, pos in found if pos is not None}
+            if sqlite:
+                last_seq = conn.execute(_LAST_SEQ).scalar()
+        if sqlite:
+            for seq, row in enumerate(rows, start=(last_seq or 0) + 1):
+                row["seq"] = seq
         following = {run: last.get(run, -1) + 1 for run in runs}
         for row in rows:
             if row["run_id"] is not None:
@@ -255,26 +293,73 @@ class Events:
                 following[row["run_id"]] += 1
 
 
-def _stored_by_key(session: Session, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _fresh(rows: list[dict[str, Any]], stored: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows to write: those whose key (if any) is not `stored`, where each stored one
+    must be the same event (and `stored` gains the keys of the rows to write)."""
+    fresh: list[dict[str, Any]] = []
+    for row in rows:
+        key = row["idempotency_key"]
+        if key is None:
+            fresh.append(row)
+        elif key in stored:
+            _check_same(key, stored[key], row)
+        else:
+            stored[key] = row  # a later duplicate in this batch compares against it
+            fresh.append(row)
+    return fresh
+
+
+def _require_and_stored(
+    conn: Connection, ids: set[str], rows: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """`require(conn, ids)` and `_stored_by_key(conn, rows)`, in one statement."""
+    keys = list({r["idempotency_key"] for r in rows} - {None})
+    if not keys:
+        require(conn, ids)
+        return {}
+    listed = list(ids)
+    query = _present_and_stored(min(len(listed), LISTED + 1), min(len(keys), LISTED + 1))
+    found = conn.execute(query, {**bound("id", listed), **bound("key", keys)}).all()
+    if found[0].present < len(ids):
+        require(conn, ids)  # names the first missing one
+    stored = {}
+    for r in found:
+        if r.seq is not None:
+            event = dict(r._mapping)
+            del event["present"]
+            stored[r.idempotency_key] = event
+    return stored
+
+
+@functools.cache
+def _present_and_stored(ids: int, keys: int) -> Select[Any]:
+    """How many of `ids` ids (`bound("id", ids)`) are entities not deleted, with each event
+    appended with one of `keys` keys (`bound("key", keys)`): one row at least."""
+    present = (
+        sql.select(func.count().label("present"))
+        .select_from(_ENTITIES)
+        .where(among(_ENTITIES.c.id, "id", ids), _ENTITIES.c.deleted_at.is_(None))
+        .subquery()
+    )
+    stored = present.outerjoin(_TABLE, among(_c.idempotency_key, "key", keys))
+    query: Select[Any] = sql.select(present.c.present, *_c).select_from(stored)
+    return query
+
+
+def _stored_by_key(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     keys = {r["idempotency_key"] for r in rows} - {None}
     if not keys:
         return {}
-    found = session.exec(select(EventRow).where(col(EventRow.idempotency_key).in_(keys)))
-    return {r.idempotency_key: _as_row(r) for r in found if r.idempotency_key}
+    listed = list(keys)
+    found = conn.execute(_stored(min(len(listed), LISTED + 1)), bound("key", listed))
+    return {r.idempotency_key: dict(r._mapping) for r in found if r.idempotency_key}
 
 
-def _as_row(r: EventRow) -> dict[str, Any]:
-    return {
-        "seq": r.seq,
-        "type": r.type,
-        "actor_id": r.actor_id,
-        "target_id": r.target_id,
-        "metadata": r.metadata_,
-        "run_id": r.run_id,
-        "run_position": r.run_position,
-        "idempotency_key": r.idempotency_key,
-        "timestamp": r.timestamp,
-    }
+@functools.cache
+def _stored(count: int) -> Select[Any]:
+    """The events appended with `count` idempotency keys (`bound("key", keys)`)."""
+    query: Select[Any] = _SELECT.where(among(_c.idempotency_key, "key", count))
+    return query
 
 
 def _check_same(key: str, stored: dict[str, Any], new: dict[str, Any]) -> None:
@@ -287,8 +372,9 @@ def _check_same(key: str, stored: dict[str, Any], new: dict[str, Any]) -> None:
         raise IdempotencyConflictError(key, differences)
 
 
-def _event(row: dict[str, Any]) -> Event:
-    return Event.model_construct(
+def _event(row: Mapping[Any, Any]) -> Event:
+    # Validating (a shallow copy of `metadata`) costs less than `model_construct`.
+    return Event(
         seq=row["seq"],
         type=row["type"],
         actor_id=row["actor_id"],
