@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import pytest
 
 from ontology import Store
-from ontology.errors import NotFoundError
+from ontology.errors import NotFoundError, TransactionFailedError
 
 
 class BoomError(Exception):
@@ -57,3 +60,20 @@ def _assert_nothing_but_the_creator(store: Store, creator: str) -> None:
     assert store.connections.query().items == []
     assert store.events.timeline().items == []
     assert store.tags.of(creator) == []
+
+
+def test_a_sqlite_file_s_writers_in_one_process_take_turns(tmp_path: Path) -> None:
+    """Thirty threads appending at once all get in (queued in the process, not napping in
+    SQLite's busy handler); a thread that writes through the store while inside its own
+    write transaction is told so at once, not left waiting for the lock it holds."""
+    with Store.open(f"sqlite:///{tmp_path / 'one.db'}") as store:
+        maya = store.entities.create("creator", "Maya").id
+        with ThreadPoolExecutor(30) as pool:
+            list(pool.map(lambda n: store.events.append("user_joined", maya, maya), range(300)))
+        assert len(store.events.timeline(type="user_joined", limit=500).items) == 300
+        with store.transaction() as tx:
+            tx.events.append("user_joined", maya, maya)
+            with pytest.raises(TransactionFailedError, match="inside a write transaction"):
+                store.events.append("user_joined", maya, maya)
+        # The transaction's own append committed; the refused one wrote nothing.
+        assert len(store.events.timeline(type="user_joined", limit=500).items) == 301
