@@ -13,7 +13,9 @@ input. A run's durability is chosen when it is started, and kept in `run_accepte
   node events written with the run's ending, in one transaction (`Journal`). For short
   interactive runs such as a chat turn: a run that a crash stopped is run again from its
   input, as if it had not begun, with new task ids; so its steps key their own effects by
-  the run (`Call.run_id`), not by `Call.key`.
+  the run (`Call.run_id`), not by `Call.key`. (A crash in the moment between its one
+  checkpoint and its ending loses the node events: recovery then records it completed
+  without them.)
 
 A run's ending event names its last checkpoint, so `Runs.get` shows a finished run's own
 state even after later runs on its thread have moved the thread on.

@@ -46,6 +46,7 @@ from graphs._deps import Deps
 from graphs._nodes import Call, Update, recorded
 from graphs._runs import Run, Runs, RunStream
 from knowledge import Knowledge
+from ontology.errors import ConstraintViolationError
 
 BUILD = "clone_build"
 CHAT = "clone_chat"
@@ -266,9 +267,14 @@ def chat(
 ) -> ChatTurn:
     """One turn of the fan's conversation with the creator's clone, as a run.
 
-    `key` (a request id) makes a retried request return the same turn."""
+    `key` (a request id) makes a retried request return the same turn (see `_finished`).
+
+    Raises:
+        ConstraintViolationError: a request with this key is being answered right now.
+    """
     input = {"creator_id": creator_id, "fan_id": fan_id, "message": message, "key": key}
-    return _turn(runs.start(CHAT, input, durability="exit", **_ids(creator_id, fan_id, key)))
+    run = runs.start(CHAT, input, durability="exit", **_ids(creator_id, fan_id, key))
+    return _turn(_finished(runs, run))
 
 
 def chat_stream(
@@ -277,15 +283,15 @@ def chat_stream(
     """One turn, as the checked text streams out; the turn is recorded at its end."""
     input = {"creator_id": creator_id, "fan_id": fan_id, "message": message, "key": key}
     stream = runs.stream(CHAT, input, durability="exit", **_ids(creator_id, fan_id, key))
-    return ChatStream(stream)
+    return ChatStream(runs, stream)
 
 
 class ChatStream:
     """A turn's text as it streams (read it once, to the end); then `turn`, the whole turn
     with its sources. A replayed request (same `key`) streams the recorded answer."""
 
-    def __init__(self, stream: RunStream) -> None:
-        self._stream = stream
+    def __init__(self, runs: Runs, stream: RunStream) -> None:
+        self._runs, self._stream = runs, stream
         self.turn: ChatTurn | None = None
 
     def __iter__(self) -> Iterator[str]:
@@ -294,9 +300,25 @@ class ChatStream:
             streamed = True
             yield str(piece)
         assert self._stream.run is not None
-        self.turn = _turn(self._stream.run)
+        self.turn = _turn(self._stream.run if streamed else _finished(self._runs, self._stream.run))
         if not streamed and self.turn.text:  # nothing ran: the turn was answered before
             yield self.turn.text
+
+
+def _finished(runs: Runs, run: Run) -> Run:
+    """A turn's run, answered: a replayed request's turn that failed is tried again, and
+    one a crashed process left is finished here; one being answered elsewhere right now
+    is a conflict (the client retries in a moment)."""
+    if run.status == "failed":
+        run = runs.resume(run.id)
+    elif run.status == "accepted":
+        run = runs.drive(run.id)  # returned as it stands if another process drives it
+    if run.status != "completed":
+        raise ConstraintViolationError(
+            f"the request with this key is still being answered (run {run.id}); "
+            "send it again in a moment"
+        )
+    return run
 
 
 def _ids(creator_id: str, fan_id: str, key: str | None) -> dict[str, Any]:

@@ -126,7 +126,8 @@ class Retriever:
             chunks = {i: known[i] for i in ids if i in known}
             if missing := [i for i in ids if i not in known]:  # added since the index was made
                 chunks.update(self._fetch(missing))
-        return {i: (chunks[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)}
+        ranked = zip(ids, distances, strict=True)  # a chunk deleted meanwhile is left out
+        return {i: (chunks[i], 1.0 - float(d)) for i, d in ranked if i in chunks}
 
     def _fetch(self, ids: list[str]) -> dict[str, Chunk]:
         collection = self._knowledge.collections.get(self._creator_id)

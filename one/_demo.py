@@ -172,8 +172,7 @@ def _ingest(one: One, creator_id: str, console: Console) -> Any:
 
 def _print_answers(console: Console, turns: list[clone.ChatTurn]) -> None:
     for turn in turns:
-        own = turn.run.values.get("turns", {}).get(turn.run.id, turn.run.values)
-        question = str(own.get("message", ""))
+        question = str(turn.run.values.get("message", ""))
         sources = "\n".join(
             f"[dim][{s.n}] {s.title} ({s.kind}, score {s.score:.2f})[/dim]" for s in turn.sources
         )

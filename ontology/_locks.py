@@ -87,6 +87,8 @@ _files: dict[Path, _ByteHolds] = {}
 
 
 def _holds_beside(path: Path) -> _ByteHolds:
+    # One per file, however its path is spelled: two would let two threads hold a name.
+    path = Path(os.path.realpath(path))
     with _local_guard:
         if path not in _files:
             _files[path] = _ByteHolds(path)

@@ -14,7 +14,7 @@ from agents import Model, ScriptedChatModel, clone_entity_id, fan
 from agents.errors import AccessDeniedError, ConfigurationError, InsufficientContentError
 from agents.providers import Providers
 from graphs import Deps, Runs, checkpointer, clone
-from ontology.errors import InvalidInputError
+from ontology.errors import ConstraintViolationError, InvalidInputError
 from tests.agents.conftest import World
 from tests.agents.test_clone import PERSONALITY
 
@@ -194,3 +194,27 @@ def test_a_run_s_durability_is_sync_or_exit(world: World, tmp_path: Path) -> Non
     with running(world, tmp_path) as runs, pytest.raises(InvalidInputError, match="durability"):
         runs.start(clone.CHAT, {"creator_id": world.creator_id}, durability="never")  # type: ignore[arg-type]
     assert world.store.events.timeline(type="run_accepted").items == []
+
+
+def test_a_retried_request_finishes_its_turn_or_says_it_is_still_being_answered(
+    world: World, tmp_path: Path
+) -> None:
+    """The same key again: a turn that failed is tried again and answered; a turn being
+    answered right now (its run held by its driver) is a conflict, not the thread's
+    previous answer."""
+    build(world, tmp_path)
+    sam = fan(world.store, world.creator_id, "sam").id
+    with running(world, tmp_path, "First [1].", ValueError("down"), "Second [1].") as runs:
+        clone.chat(runs, world.creator_id, sam, "First?")
+        with pytest.raises(ValueError, match="down"):
+            clone.chat(runs, world.creator_id, sam, "Second?", key="req-2")
+        again = clone.chat(runs, world.creator_id, sam, "Second?", key="req-2")
+        assert (again.text, again.run.status) == ("Second [1].", "completed")
+        ids = clone._ids(world.creator_id, sam, "req-3")
+        input = {"creator_id": world.creator_id, "fan_id": sam, "message": "Third?", "key": "req-3"}
+        runs.submit(clone.CHAT, input, durability="exit", **ids)
+        with (
+            world.store.hold(f"drive:{ids['run_id']}"),  # its driver, answering it now
+            pytest.raises(ConstraintViolationError, match="still being answered"),
+        ):
+            clone.chat(runs, world.creator_id, sam, "Third?", key="req-3")

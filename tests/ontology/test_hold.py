@@ -98,3 +98,19 @@ def test_sqlite_holds_share_one_file_and_refuse_a_second_thread(tmp_path: Path) 
 def _try(store: Store, name: str) -> bool:
     with store.hold(name) as mine:
         return mine
+
+
+def test_one_file_s_holds_are_shared_however_its_path_is_spelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with (
+        Store.open(f"sqlite:///{tmp_path / 'one.db'}") as absolute,
+        Store.open("sqlite:///one.db") as relative,
+        absolute.hold("drive:x") as first,
+    ):
+        seen: list[bool] = []
+        worker = threading.Thread(target=lambda: seen.append(_try(relative, "drive:x")))
+        worker.start()
+        worker.join()
+    assert (first, seen) == (True, [False])
