@@ -46,6 +46,8 @@ Status = Literal["accepted", "completed", "failed", "interrupted", "cancelled"]
 Durability = Literal["sync", "exit"]
 Driving = Generator[Any, None, "Run | None"]  # what a run streams; then the run, if driven
 _UNFINISHED = frozenset({"accepted"})
+# Drive a run from its last checkpoint, or from its input if it never reached one.
+_WHERE_IT_STOPPED: Any = object()
 _ENDINGS = {
     "run_completed": "completed",
     "run_failed": "failed",
@@ -160,7 +162,7 @@ class Runs:
         never reached a checkpoint, else from its last one. A run being driven elsewhere
         right now, or no longer waiting to be driven, is returned as it stands."""
         accepted = self._accepted(_normal(run_id))
-        return self._drive(accepted, self._input_if_never_checkpointed(accepted), _UNFINISHED)
+        return self._drive(accepted, _WHERE_IT_STOPPED, _UNFINISHED)
 
     def resume(self, run_id: str, value: Any = None) -> Run:
         """Carry on with a run: answer its pending interrupt with `value`, or, for a run
@@ -173,7 +175,7 @@ class Runs:
         accepted = _Accepted.of(_acceptance(run.events))
         if run.interrupts:
             return self._drive(accepted, Command(resume=value))
-        return self._drive(accepted, self._input_if_never_checkpointed(accepted))
+        return self._drive(accepted, _WHERE_IT_STOPPED)
 
     def cancel(self, run_id: str) -> Run:
         """Stop a run for good: it will not be resumed or recovered."""
@@ -216,8 +218,7 @@ class Runs:
         recovered = []
         for accepted in unfinished:
             try:
-                input = self._input_if_never_checkpointed(accepted)
-                recovered.append(self._drive(accepted, input, wanted))
+                recovered.append(self._drive(accepted, _WHERE_IT_STOPPED, wanted))
             except Exception:  # recorded (`run_failed`); the runs after it are still finished
                 recovered.append(self.get(accepted.run_id))
         return recovered
@@ -340,6 +341,8 @@ class Runs:
         status = _status(self.deps.store.events.read_run(accepted.run_id))
         if expect is not None and status not in expect:
             return None
+        if input is _WHERE_IT_STOPPED:  # decided once held: another driver may have moved it
+            input = self._input_if_never_checkpointed(accepted)
         if status != "accepted":  # running again: a crash from here on leaves it unfinished
             self._end(accepted, "run_resumed")
         journal = Journal() if accepted.durability == "exit" else None

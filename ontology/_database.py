@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -194,6 +195,11 @@ class _Writers:
         self._lock = threading.Lock()
         self._owner: int | None = None
         self._url, self._timeout = url, timeout
+        _all_writers.add(self)
+
+    def forget_after_fork(self) -> None:
+        """A forked child has none of its parent's writers, whatever the lock says."""
+        self._lock, self._owner = threading.Lock(), None
 
     def __enter__(self) -> None:
         if self._owner == threading.get_ident():
@@ -208,6 +214,17 @@ class _Writers:
     def __exit__(self, *exc: object) -> None:
         self._owner = None
         self._lock.release()
+
+
+_all_writers: weakref.WeakSet[_Writers] = weakref.WeakSet()
+
+
+def _forget_writers_after_fork() -> None:
+    for writers in list(_all_writers):
+        writers.forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_forget_writers_after_fork)
 
 
 class _Serial:

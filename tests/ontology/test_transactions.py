@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -77,3 +79,33 @@ def test_a_sqlite_file_s_writers_in_one_process_take_turns(tmp_path: Path) -> No
                 store.events.append("user_joined", maya, maya)
         # The transaction's own append committed; the refused one wrote nothing.
         assert len(store.events.timeline(type="user_joined", limit=500).items) == 301
+
+
+def test_a_child_forked_while_a_thread_writes_is_not_left_waiting_for_it(
+    tmp_path: Path,
+) -> None:
+    """A process forked while one of its threads was in a write transaction (a Celery
+    worker's children) starts with no writer queued ahead of it, not with a copy of a
+    lock that nobody in it will release. (Its SQLite connections are another matter:
+    SQLite's rule is to open them after the fork.)"""
+    with Store.open(f"sqlite:///{tmp_path / 'one.db'}") as store:
+        maya = store.entities.create("creator", "Maya").id
+        writing, forked = threading.Event(), threading.Event()
+
+        def slow_writer() -> None:
+            with store.transaction() as tx:
+                tx.events.append("user_joined", maya, maya)
+                writing.set()
+                forked.wait(10)
+
+        writer = threading.Thread(target=slow_writer)
+        writer.start()
+        writing.wait(10)
+        pid = os.fork()
+        if pid == 0:
+            writers = store._scope.db._writers
+            os._exit(0 if writers is not None and writers._lock.acquire(blocking=False) else 1)
+        forked.set()
+        writer.join()
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
