@@ -26,6 +26,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,12 +41,18 @@ from graphs._deps import Deps
 from graphs._journal import KEY, Journal
 from graphs._nodes import CACHE
 from ontology import Event, NewEvent, every
-from ontology.errors import IdempotencyConflictError, InvalidInputError, NotFoundError
+from ontology.errors import (
+    ConstraintViolationError,
+    IdempotencyConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 
 Status = Literal["accepted", "completed", "failed", "interrupted", "cancelled"]
 Durability = Literal["sync", "exit"]
 Driving = Generator[Any, None, "Run | None"]  # what a run streams; then the run, if driven
 _UNFINISHED = frozenset({"accepted"})
+THREAD_WAIT_SECONDS = 120.0  # how long a run waits for another on its thread to end
 # Drive a run from its last checkpoint, or from its input if it never reached one.
 _WHERE_IT_STOPPED: Any = object()
 _ENDINGS = {
@@ -333,7 +340,29 @@ class Runs:
         with self.deps.store.hold(f"drive:{accepted.run_id}") as mine:
             if not mine:
                 return None
-            return (yield from self._driven(accepted, input, streaming, expect))
+            with self._turn_on_thread(accepted):
+                return (yield from self._driven(accepted, input, streaming, expect))
+
+    @contextlib.contextmanager
+    def _turn_on_thread(self, accepted: _Accepted) -> Iterator[None]:
+        """Runs that share a thread (a chat's turns) run one at a time: two at once would
+        both carry on from the same checkpoint, and one would drop out of the thread."""
+        if accepted.thread_id == accepted.run_id:
+            yield
+            return
+        deadline = time.monotonic() + THREAD_WAIT_SECONDS
+        while True:
+            with self.deps.store.hold(f"thread:{accepted.thread_id}") as mine:
+                if mine:
+                    yield
+                    return
+            if time.monotonic() > deadline:
+                raise ConstraintViolationError(
+                    f"another run on thread {accepted.thread_id} has been running for over "
+                    f"{THREAD_WAIT_SECONDS:g} s; run {accepted.run_id} waits, accepted: "
+                    "resume it, or send the request again, later"
+                )
+            time.sleep(0.005)
 
     def _driven(
         self, accepted: _Accepted, input: Any, streaming: bool, expect: frozenset[str] | None

@@ -3,7 +3,10 @@ per (clone, fan) that remembers across turns and restarts, guarded streaming."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -218,3 +221,30 @@ def test_a_retried_request_finishes_its_turn_or_says_it_is_still_being_answered(
             pytest.raises(ConstraintViolationError, match="still being answered"),
         ):
             clone.chat(runs, world.creator_id, sam, "Third?", key="req-3")
+
+
+def test_two_messages_at_once_from_one_fan_are_answered_one_after_the_other(
+    world: World, tmp_path: Path
+) -> None:
+    """The second waits for the first (their runs share the thread): both stay in the
+    conversation, where two at once would each carry on from the same checkpoint."""
+    build(world, tmp_path)
+    sam = fan(world.store, world.creator_id, "sam").id
+    second_sent = threading.Event()
+
+    def slow_first(messages: list[BaseMessage]) -> str:
+        second_sent.wait(10)
+        time.sleep(0.3)  # the second is waiting for the thread by now
+        return "First answer [1]."
+
+    with (
+        running(world, tmp_path, slow_first, "Second answer [1].") as runs,
+        ThreadPoolExecutor(2) as pool,
+    ):
+        first = pool.submit(clone.chat, runs, world.creator_id, sam, "First?")
+        time.sleep(0.2)
+        second = pool.submit(clone.chat, runs, world.creator_id, sam, "Second?")
+        second_sent.set()
+        turns = [first.result(timeout=60), second.result(timeout=60)]
+    assert [t.text for t in turns] == ["First answer [1].", "Second answer [1]."]
+    assert [m for m, _ in turns[1].run.values["history"]] == ["First?", "Second?"]
