@@ -214,13 +214,15 @@ class Runs:
         Call it when a process starts, before it takes new work. A run is driven by one
         process at a time (`Store.hold`): one another process is driving is left to it."""
         wanted = frozenset({"accepted", "failed"} if retry_failed else {"accepted"})
+        kinds = [kind for kind, status in _ENDINGS.items() if status in wanted]
+        ending_so = self.deps.store.events.runs_ending_with(
+            ["run_accepted", *kinds], among=["run_accepted", *_ENDINGS]
+        )
+        found = (self.deps.store.events.find(f"run_accepted:{run}") for run in ending_so)
         unfinished = [
             accepted
-            for accepted in map(
-                _Accepted.of, every(self.deps.store.events.timeline, type="run_accepted", limit=500)
-            )
-            if (not graph or accepted.graph == graph)
-            and _status(self.deps.store.events.read_run(accepted.run_id)) in wanted
+            for accepted in (_Accepted.of(event) for event in found if event is not None)
+            if not graph or accepted.graph == graph
         ]
         recovered = []
         for accepted in unfinished:

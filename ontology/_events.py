@@ -206,6 +206,27 @@ class Events:
         with self._scope.read() as session:
             return [run for run, _ in session.exec(query) if run is not None]
 
+    def runs_ending_with(self, types: Sequence[str], *, among: Sequence[str]) -> list[str]:
+        """The runs whose latest event of the types `among` is of one of `types`, in the
+        order of those events: e.g. with `among` a run's start and endings, and `types`
+        its start, the runs never ended. One query, however many runs the log holds."""
+        for kind in {*types, *among}:
+            self._scope.catalogue.get("event", kind)
+        latest = (
+            sql.select(_c.run_id, func.max(_c.run_position).label("position"))
+            .where(_c.type.in_(list(among)), _c.run_id.is_not(None))
+            .group_by(_c.run_id)
+            .subquery()
+        )
+        query = (
+            sql.select(_c.run_id)
+            .join(latest, (_c.run_id == latest.c.run_id) & (_c.run_position == latest.c.position))
+            .where(_c.type.in_(list(types)))
+            .order_by(_c.seq)
+        )
+        with self._scope.connection("statement") as conn:
+            return [str(run) for (run,) in conn.execute(query)]
+
     def _row(self, e: NewEvent) -> dict[str, Any]:
         if e.idempotency_key is not None and not e.idempotency_key.strip():
             raise InvalidInputError("idempotency_key", "must be a non-empty string or None")

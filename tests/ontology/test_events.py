@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -228,3 +229,34 @@ def test_a_cursor_belongs_to_its_sort_order(store: Store, creator: str) -> None:
         store.events.timeline(limit=1, cursor=newest.next_cursor)
     with pytest.raises(InvalidInputError, match="not a cursor"):
         store.events.timeline(cursor="a:12:not-a-number")
+
+
+def test_runs_ending_with_finds_the_runs_whose_latest_ending_is_one_of_some_types(
+    store: Store, creator: str
+) -> None:
+    """With a run's start and endings as `among`, and its start (or a resumption) as
+    `types`: the runs left unfinished, whatever other events they hold, in one query."""
+    starts_and_ends = ["run_accepted", "run_completed", "run_failed", "run_resumed"]
+
+    def run(*kinds: str) -> str:
+        run_id = str(uuid.uuid4())
+        for kind in kinds:
+            store.events.append(kind, creator, run_id=run_id)
+        return run_id
+
+    never_ended = run("run_accepted", "node_started")
+    completed = run("run_accepted", "node_started", "node_completed", "run_completed")
+    failed = run("run_accepted", "run_failed")
+    resumed = run("run_accepted", "run_failed", "run_resumed", "node_started")
+    failed_again = run("run_accepted", "run_failed", "run_resumed", "run_failed")
+    store.events.append("user_joined", creator, creator)  # no run at all
+    unfinished = ["run_accepted", "run_resumed"]
+    assert store.events.runs_ending_with(unfinished, among=starts_and_ends) == [
+        never_ended,
+        resumed,
+    ]
+    with_failed = store.events.runs_ending_with([*unfinished, "run_failed"], among=starts_and_ends)
+    assert with_failed == [never_ended, failed, resumed, failed_again]
+    assert completed not in with_failed
+    with pytest.raises(UnknownTypeError):
+        store.events.runs_ending_with(["run_begun"], among=starts_and_ends)
