@@ -612,18 +612,29 @@ class Clone:
         )
 
     def _replayed(self, event: Event) -> CloneReply:
-        ids = [str(i) for i in event.metadata.get("sources", [])]
-        sources = [
-            Source(n=n, chunk_id=i, entity_id="", title="", kind="", score=0.0)
-            for n, i in enumerate(ids, 1)
-        ]
-        return CloneReply(
-            text=str(event.metadata["response"]),
-            sources=sources,
-            usage=None,
-            event=event,
-            withheld=bool(event.metadata.get("withheld")),
-        )
+        return _reply_of(event)
+
+
+def recorded_reply(store: Store, creator_id: str, key: str) -> CloneReply | None:
+    """The clone's answer recorded for the request `key`, if there is one (its sources
+    by chunk id only)."""
+    event = store.events.find(_key(clone_entity_id(creator_id), key))
+    return None if event is None else _reply_of(event)
+
+
+def _reply_of(event: Event) -> CloneReply:
+    ids = [str(i) for i in event.metadata.get("sources", [])]
+    sources = [
+        Source(n=n, chunk_id=i, entity_id="", title="", kind="", score=0.0)
+        for n, i in enumerate(ids, 1)
+    ]
+    return CloneReply(
+        text=str(event.metadata["response"]),
+        sources=sources,
+        usage=None,
+        event=event,
+        withheld=bool(event.metadata.get("withheld")),
+    )
 
 
 @dataclass(frozen=True)

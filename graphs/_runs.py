@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.types import Command, StateSnapshot
 
@@ -234,17 +235,38 @@ class Runs:
 
     def prune(self, older_than: timedelta) -> int:
         """Delete the checkpoints of runs that ended more than `older_than` ago; their
-        events stay. Returns how many threads were deleted."""
+        events stay. A thread that runs share (a chat's) keeps its latest checkpoint, where
+        its next run carries on: the conversation is remembered. Returns how many threads
+        were pruned."""
         cutoff = datetime.now(UTC) - older_than
-        deleted = 0
+        pruned: set[str] = set()
         for kind in ("run_completed", "run_cancelled", "run_failed"):
             ended = every(self.deps.store.events.timeline, type=kind, until=cutoff, limit=500)
             for event in ended:
-                thread = event.metadata.get("threadId")
-                if thread and self.saver.get_tuple({"configurable": {"thread_id": thread}}):
-                    self.saver.delete_thread(str(thread))
-                    deleted += 1
-        return deleted
+                thread = str(event.metadata.get("threadId") or "")
+                if not thread or thread in pruned:
+                    continue
+                if not self.saver.get_tuple({"configurable": {"thread_id": thread}}):
+                    continue
+                if thread == event.run_id:  # the run's own thread: nothing carries on from it
+                    self.saver.delete_thread(thread)
+                else:
+                    self._keep_latest(thread)
+                pruned.add(thread)
+        return len(pruned)
+
+    def _keep_latest(self, thread: str) -> None:
+        """Delete all but the thread's latest checkpoint (and their pending writes)."""
+        if isinstance(self.saver, SqliteSaver):  # it has no `prune` of its own
+            with self.saver.cursor() as cursor:
+                for table in ("writes", "checkpoints"):
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id < "
+                        "(SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = ?)",
+                        (thread, thread),
+                    )
+            return
+        self.saver.prune([thread], strategy="keep_latest")
 
     def stream(
         self,

@@ -40,6 +40,7 @@ from agents._clone import (
     clone_voice,
     extract_personality,
     record_clone,
+    recorded_reply,
 )
 from agents.errors import ConfigurationError
 from graphs._deps import Deps
@@ -274,7 +275,7 @@ def chat(
     """
     input = {"creator_id": creator_id, "fan_id": fan_id, "message": message, "key": key}
     run = runs.start(CHAT, input, durability="exit", **_ids(creator_id, fan_id, key))
-    return _turn(_finished(runs, run))
+    return _turn(_finished(runs, run), runs)
 
 
 def chat_stream(
@@ -300,7 +301,9 @@ class ChatStream:
             streamed = True
             yield str(piece)
         assert self._stream.run is not None
-        self.turn = _turn(self._stream.run if streamed else _finished(self._runs, self._stream.run))
+        replayed = not streamed
+        run = _finished(self._runs, self._stream.run) if replayed else self._stream.run
+        self.turn = _turn(run, self._runs)
         if not streamed and self.turn.text:  # nothing ran: the turn was answered before
             yield self.turn.text
 
@@ -326,9 +329,16 @@ def _ids(creator_id: str, fan_id: str, key: str | None) -> dict[str, Any]:
     return {"run_id": run_id, "thread_id": thread_of(creator_id, fan_id)}
 
 
-def _turn(run: Run) -> ChatTurn:
-    """The run's own turn (its values are its own end's, however far the thread moved on)."""
-    answer = run.values.get("answer", {})
+def _turn(run: Run, runs: Runs | None = None) -> ChatTurn:
+    """The run's own turn (its values are its own end's, however far the thread moved on;
+    if `Runs.prune` took that checkpoint, the answer as recorded in the ontology)."""
+    answer = run.values.get("answer")
+    if answer is None and runs is not None:
+        key = run.events[0].metadata.get("input", {}).get("key") or run.id
+        reply = recorded_reply(runs.deps.store, run.creator_id, str(key))
+        if reply is not None:
+            return ChatTurn(reply.text, reply.withheld, reply.sources, run)
+    answer = answer or {}
     return ChatTurn(
         text=str(answer.get("text", "")),
         withheld=bool(answer.get("withheld")),

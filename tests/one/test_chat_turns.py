@@ -6,6 +6,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
 from graphs import Run, clone
@@ -102,3 +104,26 @@ def _child(data: Path, command: str) -> int:
     if done.returncode not in (0, -signal.SIGKILL):
         raise AssertionError(f"{command}: exit {done.returncode}\n{done.stderr[-3000:]}")
     return done.returncode
+
+
+def test_pruning_keeps_a_chat_s_memory_and_its_answers(one: One, maya: str) -> None:
+    """`prune` trims a shared thread to its latest checkpoint (a run's own thread goes
+    whole): the fan's next turn still remembers, and a replayed old request still gets
+    its answer, from the ontology."""
+    one.build_clone(maya)
+    first = one.chat(maya, "sam", "How salty should pasta water be?", key="req-1")
+    one.chat(maya, "sam", "And how long do I boil it?")
+    thread = {"configurable": {"thread_id": first.run.thread_id}}
+    assert len(list(one.runs.saver.list(thread))) == 2
+    time.sleep(0.01)  # ended before the cutoff, not in its millisecond
+    assert one.runs.prune(older_than=timedelta(0)) >= 1
+    assert len(list(one.runs.saver.list(thread))) == 1
+    third = one.chat(maya, "sam", "Can I use sea salt?")
+    assert [m for m, _ in third.run.values["history"]] == [
+        "How salty should pasta water be?",
+        "And how long do I boil it?",
+        "Can I use sea salt?",
+    ]
+    again = one.chat(maya, "sam", "How salty should pasta water be?", key="req-1")
+    assert again.run.id == first.run.id and again.text == first.text
+    assert again.run.values == {}  # its checkpoint was pruned: the answer is the ontology's
