@@ -61,9 +61,9 @@ class Database:
     engine: Engine
     busy_timeout: float
     # An in-memory SQLite database is one connection: its transactions take turns.
-    serial: _Serial | None = None
+    serial: _Turns | None = None
     _binds: dict[Mode, Engine] = field(init=False, repr=False, compare=False)
-    _writers: _Writers | None = field(init=False, repr=False, compare=False)
+    _writers: _Turns | None = field(init=False, repr=False, compare=False)
 
     @property
     def dialect(self) -> str:
@@ -83,7 +83,7 @@ class Database:
         if parsed.get_backend_name() == "sqlite":
             engine = _sqlite_engine(url, busy_timeout, synchronous)
             if _is_memory(url):
-                serial = _Serial()
+                serial = _Turns("store.transaction() on an in-memory database", url)
         else:
             engine = create_engine(url, pool_pre_ping=True)
         return cls(
@@ -107,7 +107,8 @@ class Database:
         }
         object.__setattr__(self, "_binds", binds)
         sqlite_file = self.dialect == "sqlite" and self.serial is None
-        writers = _Writers(self.url, self.busy_timeout) if sqlite_file else None
+        inside = "a write transaction on this database already"
+        writers = _Turns(inside, self.url, self.busy_timeout) if sqlite_file else None
         object.__setattr__(self, "_writers", writers)
 
     @contextmanager
@@ -182,32 +183,36 @@ class Database:
         self.engine.dispose()
 
 
-class _Writers:
-    """The writers of one SQLite file in this process, one at a time.
+class _Turns:
+    """Transactions that must take turns, one thread at a time, in this process: those
+    on the one connection of an in-memory database, or the writers of a SQLite file.
 
     SQLite lets one writer in at a time, and one that finds the lock taken sleeps and
     polls (1, 2, 5, ... up to 100 ms a nap), so under many threads a short write could
     wait far longer than the writes before it took. Queued here, the next writer starts as
     the last one ends. (Other processes still meet SQLite's lock and its busy timeout.)
+    A thread already in its turn is told so, rather than left waiting for itself.
     """
 
-    def __init__(self, url: str, timeout: float) -> None:
+    def __init__(self, inside: str, url: str, timeout: float | None = None) -> None:
         self._lock = threading.Lock()
         self._owner: int | None = None
-        self._url, self._timeout = url, timeout
-        _all_writers.add(self)
+        self._inside, self._url, self._timeout = inside, url, timeout
+        _all_turns.add(self)
 
     def forget_after_fork(self) -> None:
-        """A forked child has none of its parent's writers, whatever the lock says."""
+        """A forked child has none of its parent's turns, whatever the lock says."""
         self._lock, self._owner = threading.Lock(), None
 
     def __enter__(self) -> None:
         if self._owner == threading.get_ident():
             raise TransactionFailedError(
-                "this thread is inside a write transaction on this database already: use "
-                "the transaction (tx.entities, tx.events, ...), not the store, until it ends"
+                f"this thread is inside {self._inside}: use the transaction (tx.entities, "
+                "tx.events, ...), not the store, until it ends"
             )
-        if not self._lock.acquire(timeout=self._timeout):
+        if self._timeout is None:
+            self._lock.acquire()
+        elif not self._lock.acquire(timeout=self._timeout):
             raise DatabaseLockedError(self._url, self._timeout)
         self._owner = threading.get_ident()
 
@@ -216,36 +221,15 @@ class _Writers:
         self._lock.release()
 
 
-_all_writers: weakref.WeakSet[_Writers] = weakref.WeakSet()
+_all_turns: weakref.WeakSet[_Turns] = weakref.WeakSet()
 
 
-def _forget_writers_after_fork() -> None:
-    for writers in list(_all_writers):
-        writers.forget_after_fork()
+def _forget_turns_after_fork() -> None:
+    for turns in list(_all_turns):
+        turns.forget_after_fork()
 
 
-os.register_at_fork(after_in_child=_forget_writers_after_fork)
-
-
-class _Serial:
-    """Turns on the one connection of an in-memory database, one thread at a time."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._owner: int | None = None
-
-    def __enter__(self) -> None:
-        if self._owner == threading.get_ident():
-            raise TransactionFailedError(
-                "this thread is inside store.transaction() on an in-memory database: use "
-                "the transaction (tx.entities, tx.events, ...), not the store, until it ends"
-            )
-        self._lock.acquire()
-        self._owner = threading.get_ident()
-
-    def __exit__(self, *exc: object) -> None:
-        self._owner = None
-        self._lock.release()
+os.register_at_fork(after_in_child=_forget_turns_after_fork)
 
 
 def _failed(url: str, e: DBAPIError) -> str:

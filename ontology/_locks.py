@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from ontology._database import Database, _is_memory
 
-_local: dict[str, threading.Lock] = {}
+_local: set[str] = set()  # the names held in this process, for in-memory databases
 _local_guard = threading.Lock()
 
 
@@ -30,13 +30,14 @@ def hold(db: Database, name: str) -> Iterator[bool]:
             yield held
     elif _is_memory(str(db.engine.url)):
         with _local_guard:
-            lock = _local.setdefault(name, threading.Lock())
-        got = lock.acquire(blocking=False)
+            got = name not in _local
+            _local.add(name)
         try:
             yield got
         finally:
             if got:
-                lock.release()
+                with _local_guard:
+                    _local.discard(name)
     else:
         database = Path(db.engine.url.database or "")
         holds = _holds_beside(database.parent / (database.name + ".holds"))
@@ -97,12 +98,13 @@ def _holds_beside(path: Path) -> _ByteHolds:
 
 def _forget_after_fork() -> None:
     """A forked child holds none of its parent's locks (they are the parent's), and its
-    copies of the parent's descriptors and held offsets say otherwise: drop them."""
+    copies of the parent's descriptors, held offsets and names say otherwise: drop them."""
     global _local_guard
     _local_guard = threading.Lock()  # another thread may have held it at the fork
     for holds in _files.values():
         os.close(holds.fd)
     _files.clear()
+    _local.clear()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
