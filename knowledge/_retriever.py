@@ -96,9 +96,8 @@ class Retriever:
         how the creator writes and talks, e.g. for the clone's personality)."""
         collection = self._knowledge.collections.get(self._creator_id)
         data = collection.get(where={"position": 0}, include=["documents", "metadatas"])
-        rows = zip(data["ids"], data["documents"] or [], data["metadatas"] or [], strict=True)
         by_kind: dict[str, list[Chunk]] = {}
-        for chunk in sorted((_chunk(i, t, m) for i, t, m in rows), key=lambda c: c.source):
+        for chunk in sorted(_chunks_of(data), key=lambda c: c.source):
             by_kind.setdefault(chunk.kind, []).append(self._checked_chunk(chunk))
         taken: list[Chunk] = []
         while len(taken) < limit and any(by_kind.values()):
@@ -132,8 +131,7 @@ class Retriever:
     def _fetch(self, ids: list[str]) -> dict[str, Chunk]:
         collection = self._knowledge.collections.get(self._creator_id)
         data = collection.get(ids=ids, include=["documents", "metadatas"])
-        rows = zip(data["ids"], data["documents"] or [], data["metadatas"] or [], strict=True)
-        return {i: _chunk(i, t, m) for i, t, m in rows}
+        return {chunk.id: chunk for chunk in _chunks_of(data)}
 
     def _lexical_index(self) -> tuple[LexicalIndex, list[Chunk], dict[str, Chunk]]:
         version = self._knowledge.collections.version(self._creator_id)
@@ -149,8 +147,7 @@ class Retriever:
         collection = self._knowledge.collections.get(self._creator_id)
         for offset in range(0, collection.count(), page):
             data = collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            rows = zip(data["ids"], data["documents"] or [], data["metadatas"] or [], strict=True)
-            yield from (_chunk(i, t, m) for i, t, m in rows)
+            yield from _chunks_of(data)
 
     def _diversify(self, hits: list[Hit], k: int, diversity: float) -> list[Hit]:
         collection = self._knowledge.collections.get(self._creator_id)
@@ -175,6 +172,12 @@ class Retriever:
                 f"{self._creator_id!r}; it was not returned. This is a bug: please report it"
             )
         return chunk
+
+
+def _chunks_of(data: Any) -> Iterator[Chunk]:
+    """The chunks a `collection.get(..., include=["documents", "metadatas"])` returned."""
+    rows = zip(data["ids"], data["documents"] or [], data["metadatas"] or [], strict=True)
+    return (_chunk(i, t, m) for i, t, m in rows)
 
 
 def _chunk(id_: str, text: str | None, metadata: Mapping[str, Any]) -> Chunk:
