@@ -216,14 +216,13 @@ class Runs:
         process at a time (`Store.hold`): one another process is driving is left to it."""
         wanted = frozenset({"accepted", "failed"} if retry_failed else {"accepted"})
         kinds = [kind for kind, status in _ENDINGS.items() if status in wanted]
-        ending_so = self.deps.store.events.runs_ending_with(
+        left = self.deps.store.events.runs_ending_with(
             ["run_accepted", *kinds], among=["run_accepted", *_ENDINGS]
         )
-        found = (self.deps.store.events.find(f"run_accepted:{run}") for run in ending_so)
         unfinished = [
             accepted
-            for accepted in (_Accepted.of(event) for event in found if event is not None)
-            if not graph or accepted.graph == graph
+            for accepted in map(self._acceptance, left)
+            if accepted is not None and (not graph or accepted.graph == graph)
         ]
         recovered = []
         for accepted in unfinished:
@@ -332,10 +331,15 @@ class Runs:
         return _Accepted.of(event), False
 
     def _accepted(self, run_id: str) -> _Accepted:
-        event = self.deps.store.events.find(f"run_accepted:{run_id}")
-        if event is None:
+        accepted = self._acceptance(run_id)
+        if accepted is None:
             raise NotFoundError("run", run_id)
-        return _Accepted.of(event)
+        return accepted
+
+    def _acceptance(self, run_id: str) -> _Accepted | None:
+        """What the run's `run_accepted` says, if `Runs` accepted it."""
+        event = self.deps.store.events.find(f"run_accepted:{run_id}")
+        return None if event is None else _Accepted.of(event)
 
     def _input_if_never_checkpointed(self, accepted: _Accepted) -> dict[str, Any] | None:
         """The run's input if it must start from it: no checkpoint of it was written (the

@@ -9,9 +9,9 @@ state; the rest of the build is kept.
 respond → record. Each turn is a run on the thread of its (clone, fan) pair, so the
 conversation (its latest turns) is in that thread's checkpointed state and survives
 restarts. A turn is a short run with `durability="exit"`: one checkpoint, and its node
-events written with its ending; a turn a crash stopped is answered again from the start. `respond`
-streams the answer through the clone's guard (`agents._guard.SafeStream`): what reaches a
-reader of `chat_stream` has already been checked, never the model's raw tokens.
+events written with its ending; a turn a crash stopped is answered again from the start.
+`respond` streams the answer through the clone's guard (`agents._guard.SafeStream`): what
+reaches a reader of `chat_stream` has already been checked, never the model's raw tokens.
 """
 
 from __future__ import annotations
@@ -214,14 +214,19 @@ def _record_turn(state: Mapping[str, Any], call: Call, options: Mapping[str, Any
         str(answer["text"]),
         usage,
         bool(answer["withheld"]),
-        # Once per turn: the request's key, else the turn's run (a turn a crash stopped
-        # runs again from its input, with new task ids but the same run id).
-        key=str(state.get("key") or call.run_id or call.key),
+        key=_answer_key(state.get("key"), call.run_id or call.key),
     )
     return {
         "history": [[str(state["message"]), str(answer["text"])]],
         "reply_event": reply.event.seq,
     }
+
+
+def _answer_key(request_key: Any, run_id: str) -> str:
+    """What a turn's answer is recorded under, once: the request's key, else the turn's
+    run (a turn a crash stopped runs again from its input, with new task ids but the same
+    run id)."""
+    return str(request_key or run_id)
 
 
 def _passages(state: Mapping[str, Any]) -> list[tuple[Source, str]]:
@@ -301,10 +306,12 @@ class ChatStream:
             streamed = True
             yield str(piece)
         assert self._stream.run is not None
-        replayed = not streamed
-        run = _finished(self._runs, self._stream.run) if replayed else self._stream.run
-        self.turn = _turn(run, self._runs)
-        if not streamed and self.turn.text:  # nothing ran: the turn was answered before
+        if streamed:
+            self.turn = _turn(self._stream.run, self._runs)
+            return
+        # Nothing ran: the turn was answered before (or is being answered elsewhere).
+        self.turn = _turn(_finished(self._runs, self._stream.run), self._runs)
+        if self.turn.text:
             yield self.turn.text
 
 
@@ -334,8 +341,8 @@ def _turn(run: Run, runs: Runs | None = None) -> ChatTurn:
     if `Runs.prune` took that checkpoint, the answer as recorded in the ontology)."""
     answer = run.values.get("answer")
     if answer is None and runs is not None:
-        key = run.events[0].metadata.get("input", {}).get("key") or run.id
-        reply = recorded_reply(runs.deps.store, run.creator_id, str(key))
+        key = _answer_key(run.events[0].metadata.get("input", {}).get("key"), run.id)
+        reply = recorded_reply(runs.deps.store, run.creator_id, key)
         if reply is not None:
             return ChatTurn(reply.text, reply.withheld, reply.sources, run)
     answer = answer or {}
