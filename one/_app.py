@@ -76,7 +76,9 @@ class One:
         self.now: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._exit = ExitStack()
         url = self.settings.database_url or f"sqlite:///{self.settings.data_dir / 'one.db'}"
-        self.store = self._exit.enter_context(Store.open(url))
+        self.store = self._exit.enter_context(
+            Store.open(url, busy_timeout=self.settings.busy_timeout)
+        )
 
     # -- the parts, opened when first used ---------------------------------------------
 

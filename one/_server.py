@@ -39,6 +39,7 @@ from one._schedules import Scheduler, Schedules
 from ontology import Entity, Event
 from ontology.errors import (
     ConstraintViolationError,
+    DatabaseLockedError,
     IdempotencyConflictError,
     InvalidInputError,
     NotFoundError,
@@ -49,6 +50,8 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+BUSY_RETRY_AFTER_SECONDS = 1  # a 503's Retry-After when the database stayed busy
 
 _KEY_HELP = (
     "send an API key as `Authorization: Bearer one_...`; "
@@ -610,6 +613,15 @@ def _errors(app: FastAPI) -> None:
     app.add_exception_handler(KnowledgeError, handler(422))
     app.add_exception_handler(AgentsError, handler(502))
     app.add_exception_handler(OntologyError, handler(500))
+
+    async def busy(request: Request, error: Exception) -> JSONResponse:
+        # Overloaded, not broken: nothing was written, and the same request can be sent
+        # again (OpenAI's client does so by itself on a 503).
+        response = _error(request, 503, str(error))
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+        return response
+
+    app.add_exception_handler(DatabaseLockedError, busy)
 
     async def http(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)

@@ -28,3 +28,6 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1_000_000, gt=0)
     max_message_chars: int = Field(default=4_000, gt=0)
     scheduler_interval: float = Field(default=30.0, gt=0, description="seconds between ticks")
+    busy_timeout: float = Field(
+        default=5.0, ge=0, description="seconds a SQLite write waits for other writers"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
 import openai
 import pytest
 from fastapi.routing import APIRoute
@@ -482,6 +484,58 @@ def test_each_fan_by_user_has_their_own_memory(server: Server) -> None:
     _ask(client, "ana", "What about mint?")
     prompt = str(calls(server.one)[-1]["messages"])
     assert "What about mint?" in prompt and "basil" not in prompt
+
+
+@contextmanager
+def _writing_elsewhere(one: One) -> Iterator[sqlite3.Connection]:
+    """Another process's writer holding ONE's database (a transaction begun, not ended)."""
+    other = sqlite3.connect(one.settings.data_dir / "one.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield other
+    finally:
+        if other.in_transaction:
+            other.rollback()
+        other.close()
+
+
+def _interactions(one: One, message: str) -> int:
+    page = one.store.events.timeline(type="clone_interaction", limit=100)
+    return sum(1 for e in page.items if e.metadata.get("message") == message)
+
+
+def test_a_database_another_writer_holds_is_503_to_send_again_and_nothing_is_lost(
+    template: Template, tmp_path: Path
+) -> None:
+    with copy_of(template, tmp_path, busy_timeout=0.2) as one, serving(one, template) as s:
+        body = {"model": "maya-lin", "user": "sam", "messages": [{"role": "user", "content": "Hi"}]}
+        with _writing_elsewhere(one):
+            busy = s.client.post("/v1/chat/completions", json=body, headers=s.as_(s.mayas))
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["Retry-After"] == "1"
+        assert "stayed locked by another writer" in busy.json()["error"]["message"]
+        assert _interactions(one, "Hi") == 0
+        again = s.client.post("/v1/chat/completions", json=body, headers=s.as_(s.mayas))
+        assert again.status_code == 200, again.text
+        assert again.json()["choices"][0]["message"]["content"] == TEXT
+        assert _interactions(one, "Hi") == 1
+        assert {r.status for r in one.runs_of(limit=500) if r.graph == clone.CHAT} == {"completed"}
+
+
+def test_the_openai_client_sends_a_503_again_by_itself(template: Template, tmp_path: Path) -> None:
+    with copy_of(template, tmp_path, busy_timeout=0.2) as one, serving(one, template) as s:
+        statuses: list[int] = []
+        with _writing_elsewhere(one) as other:
+
+            def answered(response: httpx.Response) -> None:
+                statuses.append(response.status_code)
+                if response.status_code == 503:
+                    other.rollback()  # the other writer is done: the retry gets through
+
+            s.client.event_hooks["response"].append(answered)
+            _ask(_openai(s, s.mayas), "sam", "Is a carbon steel pan worth it?")
+        assert statuses == [503, 200]
+        assert _interactions(one, "Is a carbon steel pan worth it?") == 1
 
 
 def test_another_creators_key_cannot_use_the_clone(shared: Server) -> None:
