@@ -341,13 +341,32 @@ class Runs:
         event = self.deps.store.events.find(f"run_accepted:{run_id}")
         return None if event is None else _Accepted.of(event)
 
-    def _input_if_never_checkpointed(self, accepted: _Accepted) -> dict[str, Any] | None:
-        """The run's input if it must start from it: no checkpoint of it was written (the
-        thread's last checkpoint, if any, is another run's)."""
+    def _where_it_stopped(
+        self, accepted: _Accepted, events: Sequence[Event]
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """Where a run driven again carries on: its input (None: carry on from the
+        checkpoint) and the checkpoint to start from (None: the thread's latest).
+
+        - No checkpoint of the run was written (the thread's latest, if any, is another
+          run's): from its input.
+        - Its latest checkpoint is one an ending names (a failure's, say): from there.
+        - An exit run's checkpoint that no ending names: the process stopped between
+          writing the checkpoint and writing the ending, which carries the steps' events.
+          That attempt is made again from where it began (the checkpoint before), so its
+          steps are recorded, once.
+        """
         last = self.saver.get_tuple({"configurable": {"thread_id": accepted.thread_id}})
-        if last is not None and last.metadata.get("runId", accepted.run_id) == accepted.run_id:
-            return None
-        return dict(accepted.input)
+        if last is None or last.metadata.get("runId", accepted.run_id) != accepted.run_id:
+            return dict(accepted.input), None
+        named = {e.metadata.get("checkpointId") for e in events if e.type in _ENDINGS}
+        if accepted.durability != "exit" or _checkpoint_id(last.config) in named:
+            return None, None
+        if last.parent_config is None:  # the thread's first: it holds nothing else
+            self.saver.delete_thread(accepted.thread_id)
+            return dict(accepted.input), None
+        before = self.saver.get_tuple(last.parent_config)
+        own = before is not None and before.metadata.get("runId") == accepted.run_id
+        return (None if own else dict(accepted.input)), _checkpoint_id(last.parent_config)
 
     # -- driving --------------------------------------------------------------------
 
@@ -395,15 +414,19 @@ class Runs:
     def _driven(
         self, accepted: _Accepted, input: Any, streaming: bool, expect: frozenset[str] | None
     ) -> Driving:
-        status = _status(self.deps.store.events.read_run(accepted.run_id))
+        events = self.deps.store.events.read_run(accepted.run_id)
+        status = _status(events)
         if expect is not None and status not in expect:
             return None
+        start_at: str | None = None  # a checkpoint to start from, not the thread's latest
         if input is _WHERE_IT_STOPPED:  # decided once held: another driver may have moved it
-            input = self._input_if_never_checkpointed(accepted)
+            input, start_at = self._where_it_stopped(accepted, events)
         if status != "accepted":  # running again: a crash from here on leaves it unfinished
             self._end(accepted, "run_resumed")
         journal = Journal() if accepted.durability == "exit" else None
         configurable: dict[str, Any] = {"thread_id": accepted.thread_id, CACHE: {}}
+        if start_at is not None:
+            configurable["checkpoint_id"] = start_at
         if journal is not None:
             configurable[KEY] = journal
         config: Any = {
@@ -419,13 +442,22 @@ class Runs:
             else:  # nobody reads a stream: no thread pool and waiter for it
                 graph.invoke(input, config, **options)
         except Exception as error:
-            self._end(accepted, "run_failed", journal, error=str(error)[:500])
+            named = self._own_latest_checkpoint(accepted) if journal is not None else {}
+            self._end(accepted, "run_failed", journal, error=str(error)[:500], **named)
             raise
         snapshot = graph.get_state({"configurable": {"thread_id": accepted.thread_id}})
         ending = "run_interrupted" if snapshot.interrupts else "run_completed"
-        checkpoint = snapshot.config["configurable"]["checkpoint_id"]
+        checkpoint = _checkpoint_id(snapshot.config)
         self._end(accepted, ending, journal, checkpointId=checkpoint)
         return self._run(tuple(self.deps.store.events.read_run(accepted.run_id)), snapshot)
+
+    def _own_latest_checkpoint(self, accepted: _Accepted) -> dict[str, str]:
+        """`checkpointId`: the run's checkpoint its exit wrote, if it wrote one, for its
+        ending to name (`_where_it_stopped`)."""
+        last = self.saver.get_tuple({"configurable": {"thread_id": accepted.thread_id}})
+        if last is None or last.metadata.get("runId") != accepted.run_id:
+            return {}
+        return {"checkpointId": _checkpoint_id(last.config)}
 
     def _end(
         self, accepted: _Accepted, kind: str, journal: Journal | None = None, **metadata: Any
@@ -494,6 +526,10 @@ def _undriven() -> Driving:
 
 def _acceptance(events: Sequence[Event]) -> Event:
     return next(e for e in events if e.type == "run_accepted")
+
+
+def _checkpoint_id(config: Any) -> str:
+    return str(config["configurable"]["checkpoint_id"])
 
 
 def _status(events: Sequence[Event]) -> Status:

@@ -4,6 +4,8 @@
 - `setup`: Maya, her content and clone, and one turn of the fan "sam";
 - `killed`: a second turn of sam's, killed (SIGKILL) right after its answer is recorded,
   before the run's ending is written;
+- `killed_at_ending`: a second turn of sam's, killed as its ending is about to be written
+  (its checkpoint written, its steps' events held for the ending);
 - `recover`: what a restarted process does first (`Runs.recover`).
 """
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agents import _clone
+from graphs import Runs
 from one._app import One
 from tests.one.conftest import make_one, with_maya
 
@@ -30,6 +33,9 @@ def main(data_dir: Path, command: str) -> None:
             one.chat(maya, "sam", FIRST)
         elif command == "killed":
             _die_after_recording()
+            one.chat(_maya(one), "sam", SECOND)
+        elif command == "killed_at_ending":
+            _die_at_ending()
             one.chat(_maya(one), "sam", SECOND)
         elif command == "recover":
             one.runs.recover()
@@ -48,6 +54,17 @@ def _die_after_recording() -> None:
         return reply
 
     _clone.Clone.record = recorded_then_killed  # type: ignore[method-assign]
+
+
+def _die_at_ending() -> None:
+    end = Runs._end
+
+    def killed_at_ending(self: Runs, accepted: Any, kind: str, *args: Any, **kwargs: Any) -> Any:
+        if kind == "run_completed":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return end(self, accepted, kind, *args, **kwargs)
+
+    Runs._end = killed_at_ending  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -90,6 +90,42 @@ def test_a_turn_killed_after_its_answer_was_recorded_is_finished_once(tmp_path: 
         assert [e.type for e in run.events].count("node_completed") == 3
 
 
+def test_a_turn_killed_as_its_ending_was_written_is_done_again_with_its_steps(
+    tmp_path: Path,
+) -> None:
+    """Killed after the turn's checkpoint was written, before its ending (which carries
+    the steps' events): a restart makes the turn again from the checkpoint before it, so
+    its steps are recorded once, the answer once, and the conversation holds it once."""
+    data = tmp_path / "data"
+    assert _child(data, "setup") == 0
+    assert _child(data, "killed_at_ending") == -signal.SIGKILL
+    with make_one(data) as one:
+        killed = next(r for r in one.runs.list() if _asked(r) == SECOND)
+        assert [e.type for e in killed.events] == ["run_accepted"]
+        thread = {"configurable": {"thread_id": killed.thread_id}}
+        latest = one.runs.saver.get_tuple(thread)
+        assert latest is not None and latest.metadata["runId"] == killed.id  # written
+    assert _child(data, "recover") == 0
+    with make_one(data) as one:
+        run = one.runs.get(killed.id)
+        assert run.status == "completed"
+        assert [e.type for e in run.events] == [
+            "run_accepted",
+            *["node_started", "node_completed"] * 3,
+            "run_completed",
+        ]
+        assert [m for m, _ in run.values["history"]] == [FIRST, SECOND]
+        sam = one.fan(run.values["creator_id"], "sam").id
+        interactions = one.store.events.timeline(type="clone_interaction", actor_id=sam).items
+        assert [e.metadata["message"] for e in interactions] == [FIRST, SECOND]
+        latest = one.runs.saver.get_tuple({"configurable": {"thread_id": run.thread_id}})
+        assert latest is not None
+        assert (
+            run.events[-1].metadata["checkpointId"]
+            == latest.config["configurable"]["checkpoint_id"]
+        )
+
+
 def _asked(run: Run) -> object:
     return run.events[0].metadata["input"].get("message")
 
