@@ -7,6 +7,7 @@ collection per creator makes isolation structural: a query can only reach one cr
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -69,6 +70,8 @@ class Collections:
         self.namespace = namespace
         self._open: dict[str, Collection] = {}
         self._versions: dict[str, tuple[str, float]] = {}  # creator: (version, read at)
+        self._changes: dict[str, int] = {}  # creator: changes made here (touch, drop)
+        self._lock = threading.Lock()
 
     def name(self, creator_id: str) -> str:
         digest = hashlib.sha256(creator_id.encode()).hexdigest()[:32]
@@ -93,26 +96,38 @@ class Collections:
         known = self._versions.get(creator_id)
         if known is not None and time.monotonic() - known[1] < self.VERSION_MAX_AGE:
             return known[0]
+        changes = self._changes.get(creator_id, 0)
         self.get(creator_id)  # created if the creator has none yet
         metadata = self.client.get_collection(self.name(creator_id)).metadata or {}
         version = str(metadata.get("version", ""))
-        self._versions[creator_id] = (version, time.monotonic())
+        with self._lock:
+            if self._changes.get(creator_id, 0) == changes:  # else it may be the one before
+                self._versions[creator_id] = (version, time.monotonic())
         return version
 
     def touch(self, creator_id: str) -> None:
         """Record that the creator's chunks changed."""
         version = uuid.uuid4().hex
+        self._changed(creator_id)
         self.get(creator_id).modify(metadata=self._stamp(creator_id, version=version))
-        self._versions[creator_id] = (version, time.monotonic())
+        with self._lock:
+            self._versions[creator_id] = (version, time.monotonic())
 
     def drop(self, creator_id: str) -> None:
         """Delete the creator's collection and every chunk in it."""
+        self._changed(creator_id)
         self._open.pop(creator_id, None)
         self._versions.pop(creator_id, None)
         try:
             self.client.delete_collection(self.name(creator_id))
         except Exception:  # chromadb raises NotFoundError or ValueError by version
             return
+
+    def _changed(self, creator_id: str) -> None:
+        """Count a change, so that a `version` read while it was made is not kept (it may
+        be the version from before)."""
+        with self._lock:
+            self._changes[creator_id] = self._changes.get(creator_id, 0) + 1
 
     def _stamp(self, creator_id: str, *, version: str) -> dict[str, Any]:
         return {

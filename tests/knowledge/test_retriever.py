@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 
 import pytest
 
@@ -158,3 +159,29 @@ def test_openings_sample_each_kind_in_turn(knowledge: Knowledge, creator: str) -
     ]
     every = knowledge.retriever(creator).openings()
     assert sorted(c.source for c in every) == ["a-note", "b-note", "long"]
+
+
+def test_a_version_read_while_the_chunks_change_is_not_kept(
+    knowledge: Knowledge, creator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `version()` that read the collection just before a `touch()` (in another thread
+    of the process) returns the version from before, and does not keep it: the next read
+    sees the change at once, not `VERSION_MAX_AGE` later."""
+    collections = knowledge.collections
+    before = collections.version(creator)
+    collections._versions.clear()  # the next version() reads the collection
+    read = collections.client.get_collection
+
+    def read_then_touched(name: str, **kwargs: object) -> object:
+        found = read(name, **kwargs)  # type: ignore[arg-type]
+        monkeypatch.setattr(collections.client, "get_collection", read)
+        toucher = threading.Thread(target=collections.touch, args=(creator,))
+        toucher.start()  # the chunks change after the read, before the read is kept
+        toucher.join()
+        return found
+
+    monkeypatch.setattr(collections.client, "get_collection", read_then_touched)
+    assert collections.version(creator) == before  # read before the change
+    after = collections.version(creator)
+    assert after != before
+    assert collections.version(creator) == after
