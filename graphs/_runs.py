@@ -13,9 +13,10 @@ input. A run's durability is chosen when it is started, and kept in `run_accepte
   node events written with the run's ending, in one transaction (`Journal`). For short
   interactive runs such as a chat turn: a run that a crash stopped is run again from its
   input, as if it had not begun, with new task ids; so its steps key their own effects by
-  the run (`Call.run_id`), not by `Call.key`. (A crash in the moment between its one
-  checkpoint and its ending loses the node events: recovery then records it completed
-  without them.)
+  the run (`Call.run_id`), not by `Call.key`. One stopped in the moment between its
+  checkpoint and its ending is run again from the checkpoint before it, so that its
+  steps' events are written (`_where_it_stopped`; not a resumed attempt's: that one
+  carries on from its checkpoint, and its steps' events are lost).
 
 A run's ending event names its last checkpoint, so `Runs.get` shows a finished run's own
 state even after later runs on its thread have moved the thread on.
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.types import Command, StateSnapshot
@@ -54,7 +55,8 @@ Durability = Literal["sync", "exit"]
 Driving = Generator[Any, None, "Run | None"]  # what a run streams; then the run, if driven
 _UNFINISHED = frozenset({"accepted"})
 THREAD_WAIT_SECONDS = 120.0  # how long a run waits for another on its thread to end
-# Drive a run from its last checkpoint, or from its input if it never reached one.
+# Drive a run from where it stopped (`Runs._where_it_stopped`): its last checkpoint, or
+# its input if it never reached one.
 _WHERE_IT_STOPPED: Any = object()
 _ENDINGS = {
     "run_completed": "completed",
@@ -167,7 +169,8 @@ class Runs:
 
     def drive(self, run_id: str) -> Run:
         """Run an accepted run (or one a crash left unfinished): from its input if it
-        never reached a checkpoint, else from its last one. A run being driven elsewhere
+        never reached a checkpoint, else from its last one (see `_where_it_stopped`). A
+        run being driven elsewhere
         right now, or no longer waiting to be driven, is returned as it stands."""
         accepted = self._accepted(_normal(run_id))
         return self._drive(accepted, _WHERE_IT_STOPPED, _UNFINISHED)
@@ -210,7 +213,8 @@ class Runs:
         self, *, graph: str | None = None, retry_failed: bool = False
     ) -> builtins.list[Run]:
         """Finish every run a crash left without an ending (resume it from its checkpoint,
-        or start it from its input if it never reached one); with `retry_failed`, resume
+        or start it from its input if it never reached one: `_where_it_stopped`); with
+        `retry_failed`, resume
         failed runs too. A run that fails again is returned as failed; the others go on.
         Call it when a process starts, before it takes new work. A run is driven by one
         process at a time (`Store.hold`): one another process is driving is left to it."""
@@ -347,26 +351,42 @@ class Runs:
         """Where a run driven again carries on: its input (None: carry on from the
         checkpoint) and the checkpoint to start from (None: the thread's latest).
 
-        - No checkpoint of the run was written (the thread's latest, if any, is another
-          run's): from its input.
-        - Its latest checkpoint is one an ending names (a failure's, say): from there.
-        - An exit run's checkpoint that no ending names: the process stopped between
-          writing the checkpoint and writing the ending, which carries the steps' events.
-          That attempt is made again from where it began (the checkpoint before), so its
-          steps are recorded, once.
+        - The thread's latest checkpoint is not the run's (or there is none): from its
+          input. (On a thread that runs share, a later run may have moved the thread on
+          past this one's checkpoint; it is then run again on top of that later one.)
+        - An exit run whose last attempt began from its input and whose checkpoint no
+          ending names: the process stopped between writing the checkpoint and writing
+          the ending, which carries the steps' events. That attempt is made again from
+          the checkpoint before it, so that its steps are recorded, once.
+        - Otherwise from its latest checkpoint (a failure's, or a gate's).
         """
         last = self.saver.get_tuple({"configurable": {"thread_id": accepted.thread_id}})
         if last is None or last.metadata.get("runId", accepted.run_id) != accepted.run_id:
             return dict(accepted.input), None
+        redo = self._redo_from(accepted, events, last)
+        return (None, None) if redo is None else (dict(accepted.input), redo or None)
+
+    def _redo_from(
+        self, accepted: _Accepted, events: Sequence[Event], last: CheckpointTuple
+    ) -> str | None:
+        """For `_where_it_stopped`: the checkpoint an exit run's unrecorded attempt began
+        from ("": the thread's start), if its steps must be made again; else None."""
         named = {e.metadata.get("checkpointId") for e in events if e.type in _ENDINGS}
-        if accepted.durability != "exit" or _checkpoint_id(last.config) in named:
-            return None, None
+        if (
+            accepted.durability != "exit"
+            or _status(events) != "accepted"  # its latest checkpoint is its ending's
+            or _checkpoint_id(last.config) in named
+        ):
+            return None
         if last.parent_config is None:  # the thread's first: it holds nothing else
             self.saver.delete_thread(accepted.thread_id)
-            return dict(accepted.input), None
+            return ""
         before = self.saver.get_tuple(last.parent_config)
-        own = before is not None and before.metadata.get("runId") == accepted.run_id
-        return (None if own else dict(accepted.input)), _checkpoint_id(last.parent_config)
+        if before is None or before.metadata.get("runId") == accepted.run_id:
+            # Pruned meanwhile, or a resumed attempt (whose start, a gate's answer say,
+            # cannot be made again): carry on from the latest, without those steps' events.
+            return None
+        return _checkpoint_id(last.parent_config)
 
     # -- driving --------------------------------------------------------------------
 
