@@ -108,26 +108,25 @@ class Collections:
     def touch(self, creator_id: str) -> None:
         """Record that the creator's chunks changed."""
         version = uuid.uuid4().hex
-        self._changed(creator_id)
         self.get(creator_id).modify(metadata=self._stamp(creator_id, version=version))
-        with self._lock:
-            self._versions[creator_id] = (version, time.monotonic())
+        self._changed(creator_id)
 
     def drop(self, creator_id: str) -> None:
         """Delete the creator's collection and every chunk in it."""
-        self._changed(creator_id)
         self._open.pop(creator_id, None)
-        self._versions.pop(creator_id, None)
         try:
             self.client.delete_collection(self.name(creator_id))
         except Exception:  # chromadb raises NotFoundError or ValueError by version
-            return
+            pass
+        finally:
+            self._changed(creator_id)
 
     def _changed(self, creator_id: str) -> None:
-        """Count a change, so that a `version` read while it was made is not kept (it may
-        be the version from before)."""
+        """Once a change is made: forget the version known, and count the change, so that
+        a `version` read while it was being made is not kept (it may be the one before)."""
         with self._lock:
             self._changes[creator_id] = self._changes.get(creator_id, 0) + 1
+            self._versions.pop(creator_id, None)
 
     def _stamp(self, creator_id: str, *, version: str) -> dict[str, Any]:
         return {

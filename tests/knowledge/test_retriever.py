@@ -161,12 +161,13 @@ def test_openings_sample_each_kind_in_turn(knowledge: Knowledge, creator: str) -
     assert sorted(c.source for c in every) == ["a-note", "b-note", "long"]
 
 
+@pytest.mark.parametrize("change", ["touch", "drop"])
 def test_a_version_read_while_the_chunks_change_is_not_kept(
-    knowledge: Knowledge, creator: str, monkeypatch: pytest.MonkeyPatch
+    knowledge: Knowledge, creator: str, monkeypatch: pytest.MonkeyPatch, change: str
 ) -> None:
-    """A `version()` that read the collection just before a `touch()` (in another thread
-    of the process) returns the version from before, and does not keep it: the next read
-    sees the change at once, not `VERSION_MAX_AGE` later."""
+    """A `version()` that read the collection just before a change (`touch()` or `drop()`,
+    in another thread of the process) returns the version from before, and does not keep
+    it: the next read sees the change at once, not `VERSION_MAX_AGE` later."""
     collections = knowledge.collections
     before = collections.version(creator)
     collections._versions.clear()  # the next version() reads the collection
@@ -175,7 +176,7 @@ def test_a_version_read_while_the_chunks_change_is_not_kept(
     def read_then_touched(name: str, **kwargs: object) -> object:
         found = read(name, **kwargs)  # type: ignore[arg-type]
         monkeypatch.setattr(collections.client, "get_collection", read)
-        toucher = threading.Thread(target=collections.touch, args=(creator,))
+        toucher = threading.Thread(target=getattr(collections, change), args=(creator,))
         toucher.start()  # the chunks change after the read, before the read is kept
         toucher.join()
         return found
