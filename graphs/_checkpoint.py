@@ -10,6 +10,9 @@ from pathlib import Path
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
+
+SETUP_WAIT_SECONDS = 30.0  # as long as a write waits for another (the busy timeout)
 
 
 def default_url() -> str:
@@ -51,7 +54,24 @@ def checkpointer(url: str | None = None) -> Iterator[BaseCheckpointSaver[str]]:
     connection.execute("PRAGMA synchronous=NORMAL")
     try:
         saver = SqliteSaver(connection)
-        saver.setup()
+        _set_up(saver)
         yield saver
     finally:
         connection.close()
+
+
+def _set_up(saver: SqliteSaver) -> None:
+    """`saver.setup()`, tried again while another process sets up the same new file:
+    SQLite refuses the switch to WAL then ("database is locked") without waiting."""
+    for attempt in Retrying(
+        stop=stop_after_delay(SETUP_WAIT_SECONDS),
+        wait=wait_random(0.01, 0.1),
+        retry=retry_if_exception(_locked),
+        reraise=True,
+    ):
+        with attempt:
+            saver.setup()
+
+
+def _locked(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
