@@ -615,8 +615,9 @@ def _errors(app: FastAPI) -> None:
     app.add_exception_handler(OntologyError, handler(500))
 
     async def busy(request: Request, error: Exception) -> JSONResponse:
-        # Overloaded, not broken: nothing was written, and the same request can be sent
-        # again (OpenAI's client does so by itself on a 503).
+        # Overloaded, not broken: the write that waited was not made, and the request can
+        # be sent again (OpenAI's client does so by itself on a 503); with the same
+        # Idempotency-Key, a turn that had begun carries on where it stopped.
         response = _error(request, 503, str(error))
         response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
         return response

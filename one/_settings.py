@@ -29,5 +29,7 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=4_000, gt=0)
     scheduler_interval: float = Field(default=30.0, gt=0, description="seconds between ticks")
     busy_timeout: float = Field(
-        default=5.0, ge=0, description="seconds a SQLite write waits for other writers"
+        default=5.0,
+        ge=0,
+        description="seconds a write to the ontology's SQLite waits for other writers",
     )
