@@ -55,6 +55,7 @@ Durability = Literal["sync", "exit"]
 Driving = Generator[Any, None, "Run | None"]  # what a run streams; then the run, if driven
 _UNFINISHED = frozenset({"accepted"})
 THREAD_WAIT_SECONDS = 120.0  # how long a run waits for another on its thread to end
+ABANDONED = "its stream's reader stopped before the end (a client went away); resume it"
 # Drive a run from where it stopped (`Runs._where_it_stopped`): its last checkpoint, or
 # its input if it never reached one.
 _WHERE_IT_STOPPED: Any = object()
@@ -465,6 +466,13 @@ class Runs:
             named = self._own_latest_checkpoint(accepted) if journal is not None else {}
             self._end(accepted, "run_failed", journal, error=str(error)[:500], **named)
             raise
+        except GeneratorExit:
+            # Its reader stopped reading (a client went away): the run stops here, failed,
+            # so that nothing carries it on unasked (`recover` would, later, on a thread
+            # that other runs may have moved on); `resume` finishes it.
+            named = self._own_latest_checkpoint(accepted) if journal is not None else {}
+            self._end(accepted, "run_failed", journal, error=ABANDONED, **named)
+            raise
         snapshot = graph.get_state({"configurable": {"thread_id": accepted.thread_id}})
         ending = "run_interrupted" if snapshot.interrupts else "run_completed"
         checkpoint = _checkpoint_id(snapshot.config)
@@ -527,7 +535,8 @@ class Runs:
 
 class RunStream:
     """What a run's nodes stream, as they stream it; then `run`, the run as it ended.
-    Read it once, to the end (a run left half-read stops where it was; resume it)."""
+    Read it once, to the end: a run whose stream is closed half-read (`close()`, or
+    dropped) stops there, failed (`ABANDONED`); `resume` finishes it."""
 
     def __init__(self, chunks: Driving, finish: Callable[[], Run]) -> None:
         self._chunks, self._finish = chunks, finish

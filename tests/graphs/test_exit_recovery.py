@@ -20,11 +20,13 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
 from agents import Model, ScriptedChatModel
 from graphs import Call, Deps, Runs, checkpointer, recorded
+from graphs._runs import ABANDONED
 from ontology import Store
 
 
@@ -54,6 +56,13 @@ def _flaky(state: Mapping[str, Any], call: Call) -> dict[str, Any]:
         FAILING["left"] -= 1
         raise RuntimeError("the step broke")
     return {"seen": ["flaky"]}
+
+
+def _talk(state: Mapping[str, Any], call: Call) -> dict[str, Any]:
+    write = get_stream_writer()
+    for n in (1, 2):
+        write(f"{state['word']}:{n}")
+    return {"seen": [f"said:{state['word']}"]}
 
 
 def _graph(*after: tuple[str, Any]) -> StateGraph[Any, Deps, Any, Any]:
@@ -112,6 +121,7 @@ def world(tmp_path: Path) -> Iterator[World]:
             "tally": _graph(),
             "gated": _graph(("gate", _gate)),
             "flaky": _graph(("flaky", _flaky)),
+            "talk": _graph(("talk", _talk)),
         }
         runs = Runs(Deps(store, model), saver, graphs)
         creator = store.entities.create("creator", "Maya Lin").id
@@ -215,4 +225,29 @@ def test_a_failure_recorded_without_its_checkpoint_resumes_from_it_too(
     assert "checkpointId" not in world.runs.get(run_id).events[-1].metadata
     resumed = world.runs.resume(run_id)
     assert resumed.values["seen"] == ["one", "flaky"]
+    assert world.nodes(run_id).count("node_completed:note") == 1
+
+
+@pytest.mark.parametrize("durability", ["exit", "sync"])
+def test_a_stream_closed_half_read_stops_its_run_failed_until_resumed(
+    world: World, durability: Any
+) -> None:
+    """A client that goes away mid-stream: the run is not left for `recover` to carry on
+    unasked; `resume` (a request sent again with its key) finishes it, once."""
+    world.start("tally", "one", thread_id=world.thread)
+    run_id = str(uuid.uuid4())
+    input = {"creator_id": world.creator, "word": "two"}
+    stream = world.runs.stream(
+        "talk", input, run_id=run_id, thread_id=world.thread, durability=durability
+    )
+    pieces = iter(stream)
+    assert next(pieces) == "two:1"
+    pieces.close()  # type: ignore[attr-defined]
+    stopped = world.runs.get(run_id)
+    assert stopped.status == "failed" and stopped.events[-1].metadata["error"] == ABANDONED
+    assert world.runs.recover() == []
+    resumed = world.runs.resume(run_id)
+    assert resumed.status == "completed"
+    assert resumed.values["seen"] == ["one", "two", "said:two"] == world.thread_seen()
+    assert world.nodes(run_id).count("node_completed:talk") == 1
     assert world.nodes(run_id).count("node_completed:note") == 1

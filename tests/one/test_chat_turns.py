@@ -163,3 +163,25 @@ def test_pruning_keeps_a_chat_s_memory_and_its_answers(one: One, maya: str) -> N
     again = one.chat(maya, "sam", "How salty should pasta water be?", key="req-1")
     assert again.run.id == first.run.id and again.text == first.text
     assert again.run.values == {}  # its checkpoint was pruned: the answer is the ontology's
+
+
+def test_a_fan_who_leaves_mid_stream_gets_the_answer_when_the_request_comes_again(
+    one: One, maya: str
+) -> None:
+    """The stream closed half-read (the client went away): the turn stops, failed, and is
+    left alone by `recover`; the same request sent again (same key) finishes it, once."""
+    one.build_clone(maya)
+    stream = one.chat_stream(maya, "sam", FIRST, key="req-1")
+    pieces = iter(stream)
+    first = next(pieces)
+    pieces.close()  # type: ignore[attr-defined]
+    [left] = [r for r in one.runs.list() if _asked(r) == FIRST]
+    assert left.status == "failed"
+    assert one.runs.recover() == []
+    again = one.chat(maya, "sam", FIRST, key="req-1")
+    assert again.run.id == left.id and again.run.status == "completed"
+    assert again.text.startswith(first)
+    sam = one.fan(maya, "sam").id
+    interactions = one.store.events.timeline(type="clone_interaction", actor_id=sam).items
+    assert [e.metadata["message"] for e in interactions] == [FIRST]
+    assert [m for m, _ in again.run.values["history"]] == [FIRST]
