@@ -24,11 +24,13 @@ def default_url() -> str:
 
 
 @contextmanager
-def checkpointer(url: str | None = None) -> Iterator[BaseCheckpointSaver[str]]:
+def checkpointer(
+    url: str | None = None, *, busy_timeout: float = 30.0
+) -> Iterator[BaseCheckpointSaver[str]]:
     """A checkpointer for `url` (`sqlite:///path` or `postgresql://...`), set up and closed.
 
-    SQLite is opened for use from several threads (parallel nodes) with a busy timeout,
-    in WAL mode with `synchronous=NORMAL`;
+    SQLite is opened for use from several threads (parallel nodes), with `busy_timeout`
+    (seconds a write waits for another process's), in WAL mode with `synchronous=NORMAL`;
     PostgreSQL uses a connection pool in autocommit mode, as langgraph requires.
     """
     url = url or default_url()
@@ -48,7 +50,7 @@ def checkpointer(url: str | None = None) -> Iterator[BaseCheckpointSaver[str]]:
         raise ValueError(f"checkpoint URL {url!r}: use sqlite:///PATH or postgresql://...")
     path = Path(url.removeprefix("sqlite:///"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, check_same_thread=False, timeout=30)
+    connection = sqlite3.connect(path, check_same_thread=False, timeout=busy_timeout)
     # WAL (set by `setup`) with NORMAL: a commit survives the process crashing, without an
     # fsync each; the ontology's store makes the same choice.
     connection.execute("PRAGMA synchronous=NORMAL")

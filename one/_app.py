@@ -116,7 +116,7 @@ class One:
         if url is None and self.store.url.startswith("postgresql"):
             url = self.settings.database_url  # the same server keeps the checkpoints
         url = url or f"sqlite:///{self.settings.data_dir / 'checkpoints.db'}"
-        saver = self._exit.enter_context(checkpointer(url))
+        saver = self._exit.enter_context(checkpointer(url, busy_timeout=self.settings.busy_timeout))
         deps = Deps(
             self.store,
             self.model,

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import re
+import sqlite3
 import threading
 import time
 import uuid
@@ -614,15 +615,32 @@ def _errors(app: FastAPI) -> None:
     app.add_exception_handler(AgentsError, handler(502))
     app.add_exception_handler(OntologyError, handler(500))
 
-    async def busy(request: Request, error: Exception) -> JSONResponse:
+    def overloaded(request: Request, detail: str) -> JSONResponse:
         # Overloaded, not broken: the write that waited was not made, and the request can
         # be sent again (OpenAI's client does so by itself on a 503); with the same
         # Idempotency-Key, a turn that had begun carries on where it stopped.
-        response = _error(request, 503, str(error))
+        response = _error(request, 503, detail)
         response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
         return response
 
+    async def busy(request: Request, error: Exception) -> JSONResponse:
+        return overloaded(request, str(error))
+
     app.add_exception_handler(DatabaseLockedError, busy)
+
+    async def sqlite_error(request: Request, error: Exception) -> JSONResponse:
+        # The checkpoints' SQLite (LangGraph's saver) raises sqlite3's own errors.
+        if "locked" not in str(error):
+            return _error(request, 500, f"the checkpoint database failed: {error}")
+        waited = request.app.state.one.settings.busy_timeout
+        return overloaded(
+            request,
+            f"the checkpoint database stayed locked by another writer for {waited:g} s; "
+            "send the request again (with the same Idempotency-Key, a run that had begun "
+            "carries on where it stopped), or raise ONE_BUSY_TIMEOUT",
+        )
+
+    app.add_exception_handler(sqlite3.OperationalError, sqlite_error)
 
     async def http(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)

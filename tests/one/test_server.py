@@ -487,9 +487,9 @@ def test_each_fan_by_user_has_their_own_memory(server: Server) -> None:
 
 
 @contextmanager
-def _writing_elsewhere(one: One) -> Iterator[sqlite3.Connection]:
+def _writing_elsewhere(one: One, file: str = "one.db") -> Iterator[sqlite3.Connection]:
     """Another process's writer holding ONE's database (a transaction begun, not ended)."""
-    other = sqlite3.connect(one.settings.data_dir / "one.db", isolation_level=None)
+    other = sqlite3.connect(one.settings.data_dir / file, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
         yield other
@@ -520,6 +520,28 @@ def test_a_database_another_writer_holds_is_503_to_send_again_and_nothing_is_los
         assert again.json()["choices"][0]["message"]["content"] == TEXT
         assert _interactions(one, "Hi") == 1
         assert {r.status for r in one.runs_of(limit=500) if r.graph == clone.CHAT} == {"completed"}
+
+
+def test_checkpoints_another_writer_holds_are_503_and_the_turn_carries_on_when_sent_again(
+    template: Template, tmp_path: Path
+) -> None:
+    """The turn began (accepted, answered) and could not write its checkpoint: 503; sent
+    again with the same Idempotency-Key, it carries on, and its answer is recorded once."""
+    with copy_of(template, tmp_path, busy_timeout=0.2) as one, serving(one, template) as s:
+        body = {"model": "maya-lin", "user": "sam", "messages": [{"role": "user", "content": "Hi"}]}
+        headers = {**s.as_(s.mayas), "Idempotency-Key": "req-7"}
+        with _writing_elsewhere(one, "checkpoints.db"):
+            busy = s.client.post("/v1/chat/completions", json=body, headers=headers)
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["Retry-After"] == "1"
+        assert "checkpoint database stayed locked" in busy.json()["error"]["message"]
+        [turn] = [r for r in one.runs_of(limit=500) if r.graph == clone.CHAT]
+        assert turn.status == "failed"
+        again = s.client.post("/v1/chat/completions", json=body, headers=headers)
+        assert again.status_code == 200, again.text
+        assert again.json()["choices"][0]["message"]["content"] == TEXT
+        assert _interactions(one, "Hi") == 1
+        assert one.runs.get(turn.id).status == "completed"
 
 
 def test_the_openai_client_sends_a_503_again_by_itself(template: Template, tmp_path: Path) -> None:
