@@ -31,5 +31,5 @@ class Settings(BaseSettings):
     busy_timeout: float = Field(
         default=5.0,
         ge=0,
-        description="seconds a write to the ontology's SQLite waits for other writers",
+        description="seconds a SQLite write (ontology, checkpoints) waits for other writers",
     )
