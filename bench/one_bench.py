@@ -23,7 +23,9 @@
      time), and of each fan's first turn: the 100 conversations beginning within 5 s
      weigh on the whole. The rate of turns sent is reported with the rate expected (fans
      / (think + turn)), and how late the fans sent against their schedule: the client
-     keeping up, not the bottleneck.
+     keeping up, not the bottleneck. Also without a goal: the server's CPU time per turn
+     (all its threads, read from /proc on Linux), one chat at a time and with the 100 in
+     progress; the difference is what turns sharing one interpreter (its GIL) cost.
    - A burst, figures without a goal: 100 fans each sending a turn at the same instant (a
      barrier), on connections already open: p95 per turn and the turns per second the
      server sustained. A burst is not the goal's measure: N requests that arrive together,
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import os
 import random
 import socket
 import statistics
@@ -219,15 +222,19 @@ def chat_over_http(quick: bool) -> dict[str, Any]:
     SharedSystemClient.clear_system_cache()
     gc.collect()
     run = uuid.uuid4().hex[:8]  # this run's fans: new conversations, not a longer old one
-    with _serving(data, secret) as url:
-        chat = _Chat(url, secret, model)
+    with _serving(data, secret) as server:
+        chat = _Chat(server.url, secret, model)
         progress.print("chat: warming up (the first turn builds the lexical index)")
         with chat.client() as client:
             for n in range(WARMUP_TURNS):
                 chat.turn(client, f"{run}-warm-{n}", n)
+        cpu = server.cpu_seconds()
         single = _one_at_a_time(chat, run, scale.turns)
+        cpu_single = _per_turn(cpu, server.cpu_seconds(), len(single))
         progress.print(f"chat: {scale.chats} chats in progress for {scale.crowd_seconds:g} s")
+        cpu = server.cpu_seconds()
         crowd = _crowd(chat, run, scale.chats, scale.crowd_seconds)
+        cpu_crowd = _per_turn(cpu, server.cpu_seconds(), len(crowd.seconds))
         progress.print(
             f"chat: {len(crowd.seconds)} turns; {crowd.rate:.2f} turns/s sent once every fan "
             f"had begun, {crowd.expected:.2f} expected (fans / (think + turn)); "
@@ -282,6 +289,14 @@ def chat_over_http(quick: bool) -> dict[str, Any]:
             percentile(crowd.lag, 95) * 1000,
             "ms",
         ),
+        *[
+            Figure(key, label, ms, "ms")
+            for key, label, ms in (
+                ("turn_cpu_ms", "server CPU per turn, one chat", cpu_single),
+                ("crowd_cpu_ms", f"server CPU per turn, {n} chats in progress", cpu_crowd),
+            )
+            if ms is not None
+        ],
         *latency_figures("burst", f"burst of {n} at once, per turn", burst.seconds, 95),
         Figure("burst_throughput", f"burst of {n}: turns per second", burst.throughput, "turns/s"),
     ]
@@ -471,11 +486,34 @@ def _post(n: int) -> dict[str, str]:
     return {"id": f"post-{n}", "text": "\n\n".join(paragraphs)}
 
 
+@dataclass(frozen=True)
+class _Served:
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float | None:
+        """The CPU time the server process has used, all its threads (Linux: /proc)."""
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat.rsplit(")", 1)[1].split()  # after the command's name
+        user, system = int(fields[11]), int(fields[12])
+        return (user + system) / os.sysconf("SC_CLK_TCK")
+
+
+def _per_turn(before: float | None, after: float | None, turns: int) -> float | None:
+    """Milliseconds of the server's CPU per turn, if the CPU time could be read."""
+    if before is None or after is None or not turns:
+        return None
+    return (after - before) / turns * 1000
+
+
 @contextmanager
-def _serving(data: Path, secret: str) -> Iterator[str]:
+def _serving(data: Path, secret: str) -> Iterator[_Served]:
     """ONE's server on `data` in a process of its own (`bench._chat_server`, uvicorn on a
-    free loopback port), as `one serve` runs it; its base URL, once it answers. The process
-    is terminated on the way out; its output is shown if something failed."""
+    free loopback port), as `one serve` runs it, once it answers. The process is terminated
+    on the way out; its output is shown if something failed."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -493,7 +531,7 @@ def _serving(data: Path, secret: str) -> Iterator[str]:
         try:
             _wait_for(url, secret, child, log)
             try:
-                yield url
+                yield _Served(url, child.pid)
             except BaseException:
                 progress.print(f"the chat server's output:\n{_tail(log)}")
                 raise
