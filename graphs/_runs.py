@@ -171,8 +171,8 @@ class Runs:
     def drive(self, run_id: str) -> Run:
         """Run an accepted run (or one a crash left unfinished): from its input if it
         never reached a checkpoint, else from its last one (see `_where_it_stopped`). A
-        run being driven elsewhere
-        right now, or no longer waiting to be driven, is returned as it stands."""
+        run being driven elsewhere right now, or no longer waiting to be driven, is
+        returned as it stands."""
         accepted = self._accepted(_normal(run_id))
         return self._drive(accepted, _WHERE_IT_STOPPED, _UNFINISHED)
 
@@ -215,8 +215,8 @@ class Runs:
     ) -> builtins.list[Run]:
         """Finish every run a crash left without an ending (resume it from its checkpoint,
         or start it from its input if it never reached one: `_where_it_stopped`); with
-        `retry_failed`, resume
-        failed runs too. A run that fails again is returned as failed; the others go on.
+        `retry_failed`, resume failed runs too. A run that fails again is returned as
+        failed; the others go on.
         Call it when a process starts, before it takes new work. A run is driven by one
         process at a time (`Store.hold`): one another process is driving is left to it."""
         wanted = frozenset({"accepted", "failed"} if retry_failed else {"accepted"})
@@ -462,16 +462,13 @@ class Runs:
                 yield from graph.stream(input, config, stream_mode="custom", **options)
             else:  # nobody reads a stream: no thread pool and waiter for it
                 graph.invoke(input, config, **options)
-        except Exception as error:
+        except (Exception, GeneratorExit) as error:
+            # GeneratorExit: its stream's reader stopped reading (a client went away). The
+            # run stops there too, failed, so that nothing carries it on unasked (`recover`
+            # would, later, on a thread that other runs may have moved on).
+            why = ABANDONED if isinstance(error, GeneratorExit) else str(error)[:500]
             named = self._own_latest_checkpoint(accepted) if journal is not None else {}
-            self._end(accepted, "run_failed", journal, error=str(error)[:500], **named)
-            raise
-        except GeneratorExit:
-            # Its reader stopped reading (a client went away): the run stops here, failed,
-            # so that nothing carries it on unasked (`recover` would, later, on a thread
-            # that other runs may have moved on); `resume` finishes it.
-            named = self._own_latest_checkpoint(accepted) if journal is not None else {}
-            self._end(accepted, "run_failed", journal, error=ABANDONED, **named)
+            self._end(accepted, "run_failed", journal, error=why, **named)
             raise
         snapshot = graph.get_state({"configurable": {"thread_id": accepted.thread_id}})
         ending = "run_interrupted" if snapshot.interrupts else "run_completed"
