@@ -12,8 +12,6 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
-SETUP_WAIT_SECONDS = 30.0  # as long as a write waits for another (the busy timeout)
-
 
 def default_url() -> str:
     """`ONE_CHECKPOINT_URL`, else `checkpoints.db` under `ONE_DATA_DIR` (default `.one/`)."""
@@ -56,17 +54,18 @@ def checkpointer(
     connection.execute("PRAGMA synchronous=NORMAL")
     try:
         saver = SqliteSaver(connection)
-        _set_up(saver)
+        _set_up(saver, wait=busy_timeout)
         yield saver
     finally:
         connection.close()
 
 
-def _set_up(saver: SqliteSaver) -> None:
-    """`saver.setup()`, tried again while another process sets up the same new file:
-    SQLite refuses the switch to WAL then ("database is locked") without waiting."""
+def _set_up(saver: SqliteSaver, *, wait: float) -> None:
+    """`saver.setup()`, tried again for up to `wait` seconds (as long as a write waits)
+    while another process sets up the same new file: SQLite refuses the switch to WAL
+    then ("database is locked") without waiting."""
     for attempt in Retrying(
-        stop=stop_after_delay(SETUP_WAIT_SECONDS),
+        stop=stop_after_delay(wait),
         wait=wait_random(0.01, 0.1),
         retry=retry_if_exception(_locked),
         reraise=True,

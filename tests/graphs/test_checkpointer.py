@@ -32,7 +32,7 @@ def test_set_up_is_tried_again_while_another_process_holds_the_new_file(
 ) -> None:
     with sqlite3.connect(tmp_path / "c.db", check_same_thread=False) as conn:
         saver = _Refused(conn, 3, "database is locked")
-        _checkpoint._set_up(saver)
+        _checkpoint._set_up(saver, wait=30)
         assert saver.tries == 4 and saver.is_setup
 
 
@@ -40,18 +40,15 @@ def test_another_set_up_error_is_not_tried_again(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "c.db", check_same_thread=False) as conn:
         saver = _Refused(conn, 1, "disk I/O error")
         with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
-            _checkpoint._set_up(saver)
+            _checkpoint._set_up(saver, wait=30)
         assert saver.tries == 1
 
 
-def test_a_lock_held_past_the_wait_is_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(_checkpoint, "SETUP_WAIT_SECONDS", 0.2)
+def test_a_lock_held_past_the_wait_is_reported(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "c.db", check_same_thread=False) as conn:
         saver = _Refused(conn, 10_000, "database is locked")
         with pytest.raises(sqlite3.OperationalError, match="locked"):
-            _checkpoint._set_up(saver)
+            _checkpoint._set_up(saver, wait=0.2)
         assert saver.tries > 1
 
 
