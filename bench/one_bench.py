@@ -69,6 +69,7 @@ from one._schedules import Scheduler, Schedules
 from one._server import model_id
 from one._settings import Settings
 from tests.one.conftest import brain_model  # a model that also builds the clone
+from tests.servers import stop
 
 TICK_GOAL_MS = 200.0
 TURN_GOAL_MS = 25.0
@@ -536,12 +537,7 @@ def _serving(data: Path, secret: str) -> Iterator[_Served]:
                 progress.print(f"the chat server's output:\n{_tail(log)}")
                 raise
         finally:
-            child.terminate()
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            stop(child, timeout=30)
 
 
 def _wait_for(url: str, secret: str, child: subprocess.Popen[bytes], log: Path) -> None:
