@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import bm25s
+import numpy as np
 import Stemmer
 
 _STEMMER = Stemmer.Stemmer("english")  # "brining" and "brine" are one term
@@ -48,5 +49,9 @@ class LexicalIndex:
         )
         if not words or not any(words[0]):
             return []
-        found, scores = self._bm25.retrieve(words, k=min(k, self.size), show_progress=False)
-        return [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0]
+        # Scores, then the top k here: `retrieve` does the same behind a progress bar's set-up.
+        scores = self._bm25.get_scores(list(words[0]))
+        k = min(k, self.size)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]

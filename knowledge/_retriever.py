@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -46,7 +46,7 @@ class Retriever:
     def __init__(self, knowledge: Knowledge, creator_id: str) -> None:
         self._knowledge = knowledge
         self._creator_id = creator_id
-        self._lexical: tuple[str, LexicalIndex, list[Chunk], dict[str, Chunk]] | None = None
+        self._lexical: tuple[str, LexicalIndex, _Corpus] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -78,18 +78,29 @@ class Retriever:
         if not query.strip():
             return []
         pool = max(4 * k, 20)
-        lexical: dict[str, tuple[Chunk, float]] = {}
-        known: Mapping[str, Chunk] | None = None  # every chunk, in memory with the BM25 index
+        lexical: dict[str, float] = {}
+        corpus: _Corpus | None = None  # every chunk, in memory with the BM25 index
         if mode != "dense":
-            index, chunks, known = self._lexical_index()
-            lexical = {chunks[i].id: (chunks[i], s) for i, s in index.search(query, pool)}
-        dense = self._dense(query, pool, known) if mode != "lexical" else {}
-        hits = _fuse(mode, dense, lexical)
+            index, corpus = self._lexical_index()
+            lexical = {corpus.ids[i]: s for i, s in index.search(query, pool)}
+        dense, fetched = self._dense(query, pool, corpus) if mode != "lexical" else ({}, {})
+        ranked = _fuse(mode, dense, lexical)
         if min_score is not None:
-            hits = [h for h in hits if h.score >= min_score]
-        if mmr and len(hits) > k:
-            hits = self._diversify(hits, k, diversity)
-        return [self._checked(h) for h in hits[:k]]
+            ranked = [r for r in ranked if r.score >= min_score]
+        if mmr and len(ranked) > k:
+            ranked = self._diversify(ranked, k, diversity)
+        # Only the hits returned are made into chunks (a few of the pool's ~40).
+        return [
+            self._checked(
+                Hit(
+                    chunk=fetched[r.id] if r.id in fetched or corpus is None else corpus[r.id],
+                    score=r.score,
+                    dense=r.dense,
+                    lexical=r.lexical,
+                )
+            )
+            for r in ranked[:k]
+        ]
 
     def openings(self, limit: int = 12) -> list[Chunk]:
         """The first chunk of up to `limit` sources, taking each kind in turn (a sample of
@@ -107,59 +118,68 @@ class Retriever:
         return taken
 
     def _dense(
-        self, query: str, n: int, known: Mapping[str, Chunk] | None
-    ) -> dict[str, tuple[Chunk, float]]:
-        """The `n` nearest chunks; their texts from `known` where it has them (Chroma then
-        only ranks, which takes half the time of also reading the texts)."""
+        self, query: str, n: int, corpus: _Corpus | None
+    ) -> tuple[dict[str, float], dict[str, Chunk]]:
+        """The `n` nearest chunks' cosine similarities, and those of them that `corpus`
+        does not hold, read (Chroma only ranks when there is a corpus: half the time of
+        also reading the texts)."""
         collection = self._knowledge.collections.get(self._creator_id)
         vector = np.asarray([self._knowledge.embedder.embed_query(query)], dtype=np.float32)
         include: Any = (
-            ["distances"] if known is not None else ["documents", "metadatas", "distances"]
+            ["distances"] if corpus is not None else ["documents", "metadatas", "distances"]
         )
         found = collection.query(query_embeddings=vector, n_results=n, include=include)
         ids, distances = found["ids"][0], (found["distances"] or [[]])[0]
-        if known is None:
+        if corpus is None:
             texts, metas = (found["documents"] or [[]])[0], (found["metadatas"] or [[]])[0]
-            chunks = {i: _chunk(i, t, m) for i, t, m in zip(ids, texts, metas, strict=True)}
+            fetched = {i: _chunk(i, t, m) for i, t, m in zip(ids, texts, metas, strict=True)}
+        elif missing := [i for i in ids if i not in corpus]:  # added since it was read
+            fetched = self._fetch(missing)
         else:
-            chunks = {i: known[i] for i in ids if i in known}
-            if missing := [i for i in ids if i not in known]:  # added since the index was made
-                chunks.update(self._fetch(missing))
+            fetched = {}
         ranked = zip(ids, distances, strict=True)  # a chunk deleted meanwhile is left out
-        return {i: (chunks[i], 1.0 - float(d)) for i, d in ranked if i in chunks}
+        return {
+            i: 1.0 - float(d)
+            for i, d in ranked
+            if i in fetched or (corpus is not None and i in corpus)
+        }, fetched
 
     def _fetch(self, ids: list[str]) -> dict[str, Chunk]:
         collection = self._knowledge.collections.get(self._creator_id)
         data = collection.get(ids=ids, include=["documents", "metadatas"])
         return {chunk.id: chunk for chunk in _chunks_of(data)}
 
-    def _lexical_index(self) -> tuple[LexicalIndex, list[Chunk], dict[str, Chunk]]:
+    def _lexical_index(self) -> tuple[LexicalIndex, _Corpus]:
         version = self._knowledge.collections.version(self._creator_id)
         with self._lock:
             if self._lexical is None or self._lexical[0] != version:
-                chunks = list(self._all_chunks())
-                by_id = {c.id: c for c in chunks}
-                self._lexical = (version, LexicalIndex([c.text for c in chunks]), chunks, by_id)
-            return self._lexical[1], self._lexical[2], self._lexical[3]
+                corpus = self._corpus()
+                self._lexical = (version, LexicalIndex(corpus.texts), corpus)
+            return self._lexical[1], self._lexical[2]
 
-    def _all_chunks(self, page: int = 2_000) -> Iterator[Chunk]:
-        """Every chunk of the creator, a page at a time (one big get overflows Chroma)."""
+    def _corpus(self, page: int = 2_000) -> _Corpus:
+        """Every chunk of the creator, read a page at a time (one big get overflows Chroma)."""
         collection = self._knowledge.collections.get(self._creator_id)
+        corpus = _Corpus()
         for offset in range(0, collection.count(), page):
             data = collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            yield from _chunks_of(data)
+            for id_, text, metadata in zip(
+                data["ids"], data["documents"] or [], data["metadatas"] or [], strict=True
+            ):
+                corpus.add(id_, text or "", metadata)
+        return corpus
 
-    def _diversify(self, hits: list[Hit], k: int, diversity: float) -> list[Hit]:
+    def _diversify(self, ranked: list[_Ranked], k: int, diversity: float) -> list[_Ranked]:
         collection = self._knowledge.collections.get(self._creator_id)
-        got = collection.get(ids=[h.chunk.id for h in hits], include=["embeddings"])
+        got = collection.get(ids=[r.id for r in ranked], include=["embeddings"])
         embeddings = got["embeddings"]
         assert embeddings is not None  # asked for in `include`
         by_id = dict(zip(got["ids"], list(embeddings), strict=True))
-        vectors = np.array([by_id[h.chunk.id] for h in hits], dtype=np.float32)
+        vectors = np.array([by_id[r.id] for r in ranked], dtype=np.float32)
         # Relevance is the mode's own score, scaled to [0, 1], so MMR keeps its ranking.
-        relevance = np.array([h.score for h in hits], dtype=np.float32)
+        relevance = np.array([r.score for r in ranked], dtype=np.float32)
         relevance /= max(float(relevance.max()), 1e-9)
-        return [hits[i] for i in _mmr(relevance, vectors, k, diversity)]
+        return [ranked[i] for i in _mmr(relevance, vectors, k, diversity)]
 
     def _checked(self, hit: Hit) -> Hit:
         self._checked_chunk(hit.chunk)
@@ -174,6 +194,37 @@ class Retriever:
         return chunk
 
 
+class _Corpus:
+    """Every chunk of a creator, kept in memory with the BM25 index: their texts and
+    Chroma's metadata (plain strings and numbers), made into `Chunk`s only when found.
+
+    A `Chunk` apiece would be 200,000 objects for the garbage collector at 100k chunks,
+    which its full collections walk (~0.2 s, with every thread of the server waiting);
+    strings, numbers and dicts of them are not tracked at all.
+    """
+
+    __slots__ = ("_metadatas", "_position", "ids", "texts")
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        self._metadatas: list[Mapping[str, Any]] = []
+        self._position: dict[str, int] = {}
+
+    def add(self, id_: str, text: str, metadata: Mapping[str, Any]) -> None:
+        self._position[id_] = len(self.ids)
+        self.ids.append(id_)
+        self.texts.append(text)
+        self._metadatas.append(metadata)
+
+    def __contains__(self, id_: str) -> bool:
+        return id_ in self._position
+
+    def __getitem__(self, id_: str) -> Chunk:
+        at = self._position[id_]
+        return _chunk(id_, self.texts[at], self._metadatas[at])
+
+
 def _chunks_of(data: Any) -> Iterator[Chunk]:
     """The chunks a `collection.get(..., include=["documents", "metadatas"])` returned."""
     rows = zip(data["ids"], data["documents"] or [], data["metadatas"] or [], strict=True)
@@ -184,29 +235,28 @@ def _chunk(id_: str, text: str | None, metadata: Mapping[str, Any]) -> Chunk:
     return Chunk.model_validate({**metadata, "id": id_, "text": text or ""})
 
 
-def _fuse(
-    mode: Mode, dense: dict[str, tuple[Chunk, float]], lexical: dict[str, tuple[Chunk, float]]
-) -> list[Hit]:
+class _Ranked(NamedTuple):
+    """A chunk found, by id, with its score in the search's mode and each ranking's."""
+
+    id: str
+    score: float
+    dense: float | None
+    lexical: float | None
+
+
+def _fuse(mode: Mode, dense: dict[str, float], lexical: dict[str, float]) -> list[_Ranked]:
     if mode == "dense":
-        hits = [Hit(chunk=c, score=s, dense=s) for c, s in dense.values()]
+        ranked = [_Ranked(i, s, s, None) for i, s in dense.items()]
     elif mode == "lexical":
-        hits = [Hit(chunk=c, score=s, lexical=s) for c, s in lexical.values()]
+        ranked = [_Ranked(i, s, None, s) for i, s in lexical.items()]
     else:
         fused: dict[str, float] = {}
         for ranking in (dense, lexical):
-            ordered = sorted(ranking, key=lambda i: -ranking[i][1])
+            ordered = sorted(ranking, key=lambda i: -ranking[i])
             for rank, id_ in enumerate(ordered, start=1):
                 fused[id_] = fused.get(id_, 0.0) + 1.0 / (RRF_K + rank)
-        hits = [
-            Hit(
-                chunk=(dense.get(i) or lexical[i])[0],
-                score=score,
-                dense=dense[i][1] if i in dense else None,
-                lexical=lexical[i][1] if i in lexical else None,
-            )
-            for i, score in fused.items()
-        ]
-    return sorted(hits, key=lambda h: -h.score)
+        ranked = [_Ranked(i, s, dense.get(i), lexical.get(i)) for i, s in fused.items()]
+    return sorted(ranked, key=lambda r: -r.score)
 
 
 def _mmr(
