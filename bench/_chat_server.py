@@ -11,10 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import uvicorn
-
 from bench.one_bench import _one
-from one._server import create_app
+from one._server import serve
 from tests.one.conftest import brain_model  # a model that answers at once
 
 
@@ -24,7 +22,7 @@ def main(argv: list[str]) -> int:
         return 2
     data_dir, port = Path(argv[0]), int(argv[1])
     with _one(data_dir, brain_model()) as one:
-        uvicorn.run(create_app(one), host="127.0.0.1", port=port, log_level="warning")
+        serve(one, host="127.0.0.1", port=port)
     return 0
 
 

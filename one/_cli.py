@@ -540,14 +540,12 @@ def serve(
     schedules: Annotated[bool, typer.Option(help="Run due schedules in the server too.")] = True,
 ) -> None:
     """Serve ONE's HTTP API (docs at /docs; OpenAI-compatible at /v1)."""
-    import uvicorn
-
-    from one._server import create_app
+    from one._server import serve as serving
 
     with _one() as one:
         one.runs.recover()
         console.print(f"ONE on http://{host}:{port} (API docs: /docs, OpenAI: /v1)")
-        uvicorn.run(create_app(one, scheduler=schedules), host=host, port=port, log_level="warning")
+        serving(one, host=host, port=port, scheduler=schedules)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
