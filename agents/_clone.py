@@ -605,8 +605,7 @@ class Clone:
                 metadata,
                 idempotency_key=_key(self.entity.id, key) if key else None,
             )
-            count = int(tx.entities.patch(self.entity.id).properties.get("totalInteractions", 0))
-            tx.entities.patch(self.entity.id, {"totalInteractions": count + 1})
+            tx.entities.increment(self.entity.id, "totalInteractions")
         return CloneReply(
             text=text, sources=list(sources), usage=usage, event=event, withheld=withheld
         )

@@ -155,6 +155,25 @@ class Entities:
             changes["updated_at"] = now_ms()
             return self._update(conn, row, changes)
 
+    def increment(self, id: str, key: str, by: int = 1) -> Entity:
+        """Add `by` to the entity's count `key` (0 if it has none), one writer at a time:
+        concurrent increments all count.
+
+        Raises:
+            InvalidInputError: the property holds something other than a whole number.
+        """
+        with self._scope.connection("write") as conn:
+            row = _row(conn, id, for_update=True)
+            count = row["properties"].get(key, 0)
+            if isinstance(count, bool) or not isinstance(count, int):
+                raise InvalidInputError(key, f"is {count!r}, not a count; patch it to a number")
+            merged = {**row["properties"], key: count + by}
+            changes = {
+                "properties": self._scope.catalogue.validate("entity", row["type"], merged),
+                "updated_at": now_ms(),
+            }
+            return self._update(conn, row, changes)
+
     def delete(self, id: str) -> Entity:
         """Soft-delete: hidden from gets and queries, kept with its history. Idempotent."""
         with self._scope.connection("write") as conn:

@@ -107,6 +107,19 @@ def test_patch_merges_properties_and_validates(store: Store) -> None:
     assert store.entities.get(e.id) == patched
 
 
+def test_increment_counts_from_zero_and_refuses_what_is_not_a_count(store: Store) -> None:
+    e = store.entities.create("creator", "Ada", {"niche": "math", "label": "x"})
+    assert store.entities.increment(e.id, "views").properties["views"] == 1
+    bumped = store.entities.increment(e.id, "views", by=4)
+    assert bumped.properties == {"niche": "math", "label": "x", "views": 5}
+    assert bumped.updated_at >= e.updated_at and store.entities.get(e.id) == bumped
+    with pytest.raises(InvalidInputError, match="^label: is 'x', not a count"):
+        store.entities.increment(e.id, "label")
+    with pytest.raises(NotFoundError):
+        store.entities.increment("nope", "views")
+    assert store.entities.get(e.id) == bumped
+
+
 def test_soft_delete_and_restore(store: Store) -> None:
     e = store.entities.create("video", "v")
     deleted = store.entities.delete(e.id)

@@ -31,6 +31,22 @@ def test_concurrent_patches_of_one_entity_lose_nothing(shared_url: str) -> None:
         assert all(store.entities.get(i).properties == {"a": 1, "b": 1, "c": 1} for i in ids)
 
 
+def test_concurrent_increments_all_count(shared_url: str) -> None:
+    with Store.open(shared_url) as store:
+        id_ = store.entities.create("creator", "c").id
+
+        def bump() -> None:
+            for _ in range(25):
+                store.entities.increment(id_, "n")
+
+        threads = [threading.Thread(target=bump) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert store.entities.get(id_).properties["n"] == 100
+
+
 def test_values_too_long_for_their_column_are_refused_on_every_backend(
     store: Store, creator: str
 ) -> None:
