@@ -6,6 +6,7 @@ import gc
 import random
 import threading
 
+import numpy as np
 import pytest
 
 from knowledge import Knowledge, Segment, Source
@@ -162,6 +163,26 @@ def test_the_lexical_index_holds_no_object_per_chunk_for_the_garbage_collector(
     gc.collect()
     assert len(hits) == 3 and hits[0].chunk.text.startswith("Note")
     assert len(gc.get_objects()) - before < chunks // 4
+
+
+def test_a_chunk_written_after_the_index_was_made_is_read_from_chroma(
+    recipes: Knowledge, creator: str
+) -> None:
+    """A writer in another process, say, whose change this process has not seen yet: the
+    dense ranking finds the chunk, and its text is read from Chroma for the hit."""
+    retriever = recipes.retriever(creator)
+    assert retriever.search("saffron", k=1, mode="lexical") == []  # the index is made
+    text = "Bloom saffron threads in warm stock for ten minutes before the risotto."
+    template = retriever.search("jasmine rice", k=1)[0].chunk
+    late = template.model_copy(update={"id": f"{creator}-late", "source": "late", "text": text})
+    recipes.collections.get(creator).upsert(
+        ids=[late.id],
+        documents=[text],
+        metadatas=[late.metadata()],
+        embeddings=np.asarray(recipes.embedder.embed_documents([text]), np.float32),
+    )
+    hit = retriever.search("saffron threads in warm stock", k=1)[0]
+    assert hit.chunk == late and hit.dense is not None and hit.lexical is None
 
 
 def test_openings_sample_each_kind_in_turn(knowledge: Knowledge, creator: str) -> None:
