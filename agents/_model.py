@@ -57,8 +57,8 @@ class Reply(BaseModel, Generic[T]):
     message: AIMessage
 
 
-# Made once: pydantic makes `Reply[Any]` anew (a class, ~0.3 ms) whenever the last one has
-# been collected, which a reply's end allows.
+# Held here: pydantic keeps parametrized models only weakly, and a chat server's profile
+# showed `Reply[Any]` built anew (a class and its schema) during turns.
 _AnyReply = Reply[Any]
 
 

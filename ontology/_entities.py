@@ -139,21 +139,7 @@ class Entities:
         """Merge `properties` into the entity's (a key set to None is removed); rename; restatus."""
         with self._scope.connection("write") as conn:
             row = _row(conn, id, for_update=True)
-            changes: dict[str, Any] = {}
-            if properties:
-                merged = {**row["properties"], **properties}
-                merged = {k: v for k, v in merged.items() if v is not None}
-                changes["properties"] = self._scope.catalogue.validate(
-                    "entity", row["type"], merged
-                )
-            if name is not None:
-                _check_name(name)
-                changes["name"] = name
-            if status is not None:
-                _check_status(status)
-                changes["status"] = status
-            changes["updated_at"] = now_ms()
-            return self._update(conn, row, changes)
+            return self._patch(conn, row, properties, name=name, status=status)
 
     def increment(self, id: str, key: str, by: int = 1) -> Entity:
         """Add `by` to the entity's count `key` (0 if it has none), one writer at a time:
@@ -167,12 +153,7 @@ class Entities:
             count = row["properties"].get(key, 0)
             if isinstance(count, bool) or not isinstance(count, int):
                 raise InvalidInputError(key, f"is {count!r}, not a count; patch it to a number")
-            merged = {**row["properties"], key: count + by}
-            changes = {
-                "properties": self._scope.catalogue.validate("entity", row["type"], merged),
-                "updated_at": now_ms(),
-            }
-            return self._update(conn, row, changes)
+            return self._patch(conn, row, {key: count + by})
 
     def delete(self, id: str) -> Entity:
         """Soft-delete: hidden from gets and queries, kept with its history. Idempotent."""
@@ -190,6 +171,29 @@ class Entities:
             if row["deleted_at"] is None:
                 return _entity(row)
             return self._update(conn, row, {"deleted_at": None, "updated_at": now_ms()})
+
+    def _patch(
+        self,
+        conn: Connection,
+        row: _Values,
+        properties: Mapping[str, Any] | None,
+        *,
+        name: str | None = None,
+        status: Status | None = None,
+    ) -> Entity:
+        changes: dict[str, Any] = {}
+        if properties:
+            merged = {**row["properties"], **properties}
+            merged = {k: v for k, v in merged.items() if v is not None}
+            changes["properties"] = self._scope.catalogue.validate("entity", row["type"], merged)
+        if name is not None:
+            _check_name(name)
+            changes["name"] = name
+        if status is not None:
+            _check_status(status)
+            changes["status"] = status
+        changes["updated_at"] = now_ms()
+        return self._update(conn, row, changes)
 
     def _update(self, conn: Connection, row: _Values, changes: dict[str, Any]) -> Entity:
         conn.execute(_UPDATE, {**changes, "entity_id": row["id"]})
