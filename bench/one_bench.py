@@ -69,7 +69,7 @@ from one._schedules import Scheduler, Schedules
 from one._server import model_id
 from one._settings import Settings
 from tests.one.conftest import brain_model  # a model that also builds the clone
-from tests.servers import stop
+from tests.servers import chroma, stop
 
 TICK_GOAL_MS = 200.0
 TURN_GOAL_MS = 25.0
@@ -79,6 +79,8 @@ ROOT = Path(__file__).parents[1]
 SAMPLE = ROOT / "one" / "_samples" / "maya"
 SINGLE_FANS = 20  # one chat: fans taking turns one at a time
 WARMUP_TURNS = 10
+WARM_TURN_SECONDS = 0.2  # a turn this quick was not building an index
+WORKERS = 2  # server processes in `chat_over_http_workers`: one per core here
 THINK_SECONDS = 5.0  # a fan's mean time between an answer and their next message
 SERVER_START_SECONDS = 120
 
@@ -100,9 +102,9 @@ FULL = Scale(
 QUICK = Scale(schedules=1_000, due=10, ticks=3, chunks=2_000, turns=40, chats=10, crowd_seconds=10)
 
 
-def _one(data_dir: Path, model: Model | None = None) -> One:
+def _one(data_dir: Path, model: Model | None = None, chroma_url: str | None = None) -> One:
     return One(
-        Settings(data_dir=data_dir),
+        Settings(data_dir=data_dir, chroma_url=chroma_url),
         model=model or Model(ScriptedChatModel(replies=["ok"]), name="scripted"),
         embedder=FakeEmbedder(),
         providers=Providers.simulated(),
@@ -216,19 +218,27 @@ QUESTIONS = [
 
 
 def chat_over_http(quick: bool) -> dict[str, Any]:
+    return _chat_over_http(quick, workers=1)
+
+
+def chat_over_http_workers(quick: bool) -> dict[str, Any]:
+    return _chat_over_http(quick, workers=WORKERS)
+
+
+def _chat_over_http(quick: bool, workers: int) -> dict[str, Any]:
     scale = QUICK if quick else FULL
     data = Path(tempfile.gettempdir()) / f"one-bench-chat-{scale.chunks}"
-    secret, model = _prepare(data, scale.chunks)
-    # This process's Chroma client let go with its `One`: the folder is the server's alone.
-    SharedSystemClient.clear_system_cache()
-    gc.collect()
-    run = uuid.uuid4().hex[:8]  # this run's fans: new conversations, not a longer old one
-    with _serving(data, secret) as server:
+    with ExitStack() as stack:
+        # Several processes need a Chroma server: the base's own folder, served.
+        chroma_url = stack.enter_context(chroma(data / "chroma")) if workers > 1 else None
+        secret, model = _prepare(data, scale.chunks, chroma_url)
+        # This process's Chroma client let go with its `One`: the folder is the server's alone.
+        SharedSystemClient.clear_system_cache()
+        gc.collect()
+        run = uuid.uuid4().hex[:8]  # this run's fans: new conversations, not a longer old one
+        server = stack.enter_context(_serving(data, secret, workers, chroma_url))
         chat = _Chat(server.url, secret, model)
-        progress.print("chat: warming up (the first turn builds the lexical index)")
-        with chat.client() as client:
-            for n in range(WARMUP_TURNS):
-                chat.turn(client, f"{run}-warm-{n}", n)
+        _warm_up(chat, run, workers)
         cpu = server.cpu_seconds()
         single = _one_at_a_time(chat, run, scale.turns)
         cpu_single = _per_turn(cpu, server.cpu_seconds(), len(single))
@@ -301,10 +311,12 @@ def chat_over_http(quick: bool) -> dict[str, Any]:
         *latency_figures("burst", f"burst of {n} at once, per turn", burst.seconds, 95),
         Figure("burst_throughput", f"burst of {n}: turns per second", burst.throughput, "turns/s"),
     ]
-    return report(
-        f"Clone chat over HTTP, {scale.chunks:,} chunks, instant model, server in its own process",
-        figures,
+    where = (
+        f"{workers} server processes, a Chroma server"
+        if workers > 1
+        else "server in its own process, embedded Chroma"
     )
+    return report(f"Clone chat over HTTP, {scale.chunks:,} chunks, instant model, {where}", figures)
 
 
 class _Chat:
@@ -339,6 +351,22 @@ class _Chat:
         if not response.json()["choices"][0]["message"]["content"]:
             raise AssertionError(f"an empty answer: {response.text}")
         return seconds
+
+
+def _warm_up(chat: _Chat, run: str, workers: int) -> None:
+    """Turns, each on a new connection, until `WARMUP_TURNS` in a row were quick: the first
+    turn a server process answers builds its lexical index (seconds at 100k chunks), and
+    with several processes a new connection may go to any of them."""
+    progress.print("chat: warming up (a process's first turn builds its lexical index)")
+    quick_in_a_row = 0
+    for n in itertools.count():
+        if n > WARMUP_TURNS * workers * 20:
+            raise RuntimeError(f"the chat server was still slow after {n} turns of warm-up")
+        with chat.client() as client:
+            seconds = chat.turn(client, f"{run}-warm-{n}", 0)
+        quick_in_a_row = quick_in_a_row + 1 if seconds < WARM_TURN_SECONDS else 0
+        if quick_in_a_row >= WARMUP_TURNS * workers:
+            return
 
 
 def _one_at_a_time(chat: _Chat, run: str, turns: int) -> list[float]:
@@ -445,11 +473,11 @@ def _burst(chat: _Chat, run: str, fans: int) -> _Burst:
     return _Burst([end - start for start, end in spans], fans / took)
 
 
-def _prepare(data: Path, chunks: int) -> tuple[str, str]:
+def _prepare(data: Path, chunks: int, chroma_url: str | None = None) -> tuple[str, str]:
     """ONE on `data` with a creator of `chunks` chunks and her clone; a new API key for her
     and the clone's model name. `data` is kept between runs of the benchmark (ingesting
     100,000 chunks takes many minutes; delete it to start again). ONE is closed after."""
-    with _one(data, brain_model()) as one:
+    with _one(data, brain_model(), chroma_url) as one:
         creator = one.add_creator("Maya Lin")
         one.ingest(creator.id, SAMPLE / "content")  # her videos and audio, for the clone
         _fill(one, creator.id, chunks)
@@ -493,14 +521,26 @@ class _Served:
     pid: int
 
     def cpu_seconds(self) -> float | None:
-        """The CPU time the server process has used, all its threads (Linux: /proc)."""
-        try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
-        except OSError:
+        """The CPU time the server has used, all its processes and threads (Linux: /proc)."""
+        stats: dict[int, tuple[int, float]] = {}  # pid: (parent, CPU seconds)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command's name
+            except OSError:
+                continue  # a process that ended
+            ticks = int(fields[11]) + int(fields[12])  # user, system
+            stats[int(stat.parent.name)] = (int(fields[1]), ticks / os.sysconf("SC_CLK_TCK"))
+        if self.pid not in stats:
             return None
-        fields = stat.rsplit(")", 1)[1].split()  # after the command's name
-        user, system = int(fields[11]), int(fields[12])
-        return (user + system) / os.sysconf("SC_CLK_TCK")
+        children: dict[int, list[int]] = {}
+        for pid, (parent, _) in stats.items():
+            children.setdefault(parent, []).append(pid)
+        tree, total = [self.pid], 0.0
+        while tree:
+            pid = tree.pop()
+            total += stats[pid][1]
+            tree.extend(children.get(pid, []))
+        return total
 
 
 def _per_turn(before: float | None, after: float | None, turns: int) -> float | None:
@@ -511,10 +551,13 @@ def _per_turn(before: float | None, after: float | None, turns: int) -> float | 
 
 
 @contextmanager
-def _serving(data: Path, secret: str) -> Iterator[_Served]:
+def _serving(
+    data: Path, secret: str, workers: int = 1, chroma_url: str | None = None
+) -> Iterator[_Served]:
     """ONE's server on `data` in a process of its own (`bench._chat_server`, uvicorn on a
-    free loopback port), as `one serve` runs it, once it answers. The process is terminated
-    on the way out; its output is shown if something failed."""
+    free loopback port), as `one serve` runs it, with `workers` processes and the Chroma
+    server at `chroma_url` if given, once it answers. The process is terminated on the way
+    out; its output is shown if something failed."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -522,9 +565,13 @@ def _serving(data: Path, secret: str) -> Iterator[_Served]:
     with tempfile.TemporaryDirectory(prefix="one-bench-server-") as tmp:
         log = Path(tmp) / "server.log"
         with log.open("ab") as out:
+            env = {k: v for k, v in os.environ.items() if k != "ONE_CHROMA_URL"}
+            if chroma_url:
+                env["ONE_CHROMA_URL"] = chroma_url
             child = subprocess.Popen(
-                [sys.executable, "-m", "bench._chat_server", str(data), str(port)],
+                [sys.executable, "-m", "bench._chat_server", str(data), str(port), str(workers)],
                 cwd=ROOT,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -581,4 +628,8 @@ def _timed_ms(call: Any) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-BENCHMARKS = {"scheduler_tick": scheduler_tick, "chat_over_http": chat_over_http}
+BENCHMARKS = {
+    "scheduler_tick": scheduler_tick,
+    "chat_over_http": chat_over_http,
+    "chat_over_http_workers": chat_over_http_workers,
+}

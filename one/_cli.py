@@ -538,14 +538,20 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     schedules: Annotated[bool, typer.Option(help="Run due schedules in the server too.")] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes, one core each (more than 1 needs ONE_CHROMA_URL).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve ONE's HTTP API (docs at /docs; OpenAI-compatible at /v1)."""
     from one._server import serve as serving
 
-    with _one() as one:
-        one.runs.recover()
-        console.print(f"ONE on http://{host}:{port} (API docs: /docs, OpenAI: /v1)")
-        serving(one, host=host, port=port, scheduler=schedules)
+    processes = f", {workers} processes" if workers > 1 else ""
+    console.print(f"ONE on http://{host}:{port} (API docs: /docs, OpenAI: /v1{processes})")
+    serving(_make, host=host, port=port, scheduler=schedules, workers=workers)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

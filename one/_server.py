@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import importlib
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -33,6 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from agents import clone_entity_id
 from agents.errors import AgentsError, ConfigurationError
 from graphs import Run
+from knowledge.errors import ConfigurationError as KnowledgeConfigurationError
 from knowledge.errors import KnowledgeError
 from one import _keys
 from one._app import One, run_json
@@ -231,24 +234,82 @@ Owned = Annotated[Run, Depends(_run_of)]
 # -- the app --------------------------------------------------------------------------------
 
 
-def serve(one: One, *, host: str, port: int, scheduler: bool = False) -> None:
-    """Serve `one` with uvicorn on `host:port` until the process is stopped (`one serve`).
+def serve(
+    make: Callable[[], One],
+    *,
+    host: str,
+    port: int,
+    scheduler: bool = False,
+    workers: int = 1,
+) -> None:
+    """Serve the `One` that `make` builds with uvicorn on `host:port` until the process is
+    stopped (`one serve`), after recovering the runs a crash left unfinished.
 
-    What is loaded by now (the libraries, the app, `one`) stays for the process's life,
-    so it is frozen out of the garbage collector's sight (`gc.freeze`): its full
-    collections would otherwise walk those few hundred thousand objects each time, some
-    0.1 to 0.3 s with every request waiting.
+    With `workers` > 1, that many processes serve together (uvicorn's workers, on one
+    socket), each with its own `One` from `make`, which must then be a module-level
+    function; a process's Python runs on one core at a time, so this is how a server
+    uses more. Their knowledge must then be a Chroma server (`ONE_CHROMA_URL`): embedded
+    Chroma is not safe across processes. Each process runs due schedules when `scheduler`
+    is set; the claim of a slot is unique in the database, so each slot runs once.
     """
     import uvicorn
 
-    app = create_app(one, scheduler=scheduler)
+    if workers < 1:
+        raise ValueError(f"workers must be 1 or more, not {workers}")
+    with make() as one:
+        if workers > 1 and not one.settings.chroma_url:
+            raise KnowledgeConfigurationError(
+                f"{workers} workers need a Chroma server: embedded Chroma is not safe across "
+                "processes. Start one (`chroma run --path DIR`) and set ONE_CHROMA_URL, "
+                "or serve with one worker"
+            )
+        one.runs.recover()
+        if workers == 1:
+            app = create_app(one, scheduler=scheduler)
+            _freeze()
+            uvicorn.run(app, host=host, port=port, log_level="warning")
+            return
+    os.environ[_WORKER_ENV] = json.dumps(
+        {"make": f"{make.__module__}:{make.__qualname__}", "scheduler": scheduler}
+    )
+    uvicorn.run(
+        f"{__name__}:worker_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="warning",
+    )
+
+
+_WORKER_ENV = "ONE_SERVE_WORKER"  # what `serve` tells its worker processes to build
+
+
+def worker_app() -> Any:
+    """The app of one of `serve`'s worker processes: uvicorn calls it in each, and it
+    builds that process's `One` as `serve`'s `make` does, closed when the worker stops."""
+    spec = json.loads(os.environ[_WORKER_ENV])
+    module, _, name = spec["make"].partition(":")
+    make: Callable[[], One] = getattr(importlib.import_module(module), name)
+    app = create_app(make(), scheduler=spec["scheduler"], close=True)
+    _freeze()
+    return app
+
+
+def _freeze() -> None:
+    """Freeze what is loaded by now out of the garbage collector's sight (`gc.freeze`).
+
+    The libraries, the app and `One` stay for the process's life; a full collection
+    would otherwise walk those few hundred thousand objects each time, some 0.1 to 0.3 s
+    with every request waiting.
+    """
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-def create_app(one: One, *, scheduler: bool = False) -> Any:
-    """The server's ASGI app over `one`; with `scheduler`, due schedules run in it too."""
+def create_app(one: One, *, scheduler: bool = False, close: bool = False) -> Any:
+    """The server's ASGI app over `one`; with `scheduler`, due schedules run in it too;
+    with `close`, `one` is closed when the app shuts down."""
     stop = threading.Event()
 
     @asynccontextmanager
@@ -259,6 +320,10 @@ def create_app(one: One, *, scheduler: bool = False) -> Any:
             ticker.start()
         yield
         stop.set()
+        if close:
+            if ticker is not None:
+                ticker.join()  # a tick under way finishes before `one` closes
+            one.close()
 
     app = FastAPI(
         title="ONE",

@@ -120,8 +120,9 @@ def postgres() -> Iterator[Postgres]:
 
 
 @contextmanager
-def chroma(timeout: float = 60.0) -> Iterator[str]:
-    """Start the Chroma server that chromadb ships (`chroma run`) on loopback; yield its URL."""
+def chroma(path: Path | None = None, timeout: float = 60.0) -> Iterator[str]:
+    """Start the Chroma server that chromadb ships (`chroma run`) on loopback, on the
+    folder `path` (a new temporary one by default); yield its URL."""
     import sys
     import time
     import urllib.request
@@ -135,7 +136,7 @@ def chroma(timeout: float = 60.0) -> Iterator[str]:
             str(binary),
             "run",
             "--path",
-            str(root / "data"),
+            str(path or root / "data"),
             "--host",
             "127.0.0.1",
             "--port",

@@ -190,6 +190,8 @@ def test_keys(cli: Run) -> None:
         (("ingest", "/no/such/path", "-c", "Maya Lin"), 2, "does not exist"),
         (("frobnicate",), 2, "No such command"),
         (("chat", "-c", "Maya Lin", "-m", "  "), 1, "message: is empty"),
+        (("serve", "--workers", "2"), 1, "need a Chroma server"),
+        (("serve", "--workers", "0"), 2, "greater than or equal to 1"),
     ],
 )
 def test_errors_are_one_line_with_a_non_zero_exit(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import shutil
 import sqlite3
 import time
@@ -24,10 +25,11 @@ from starlette.testclient import TestClient
 
 from graphs import agent as agent_graph
 from graphs import clone
+from knowledge.errors import KnowledgeError
 from one import _keys
 from one._app import One
 from one._schedules import Schedules
-from one._server import create_app, serve
+from one._server import create_app, serve, worker_app
 from tests.agents.test_specs import SAMPLES
 from tests.one.conftest import Brain, brain_model, make_one, with_maya
 
@@ -756,11 +758,15 @@ def test_an_unknown_schedule_is_404(shared: Server) -> None:
     assert response.status_code == 404 and "nope" in response.json()["detail"]
 
 
-def test_serve_freezes_what_is_loaded_out_of_the_collectors_sight(
-    one: One, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The libraries, the app and ONE stay for the server's life: its collections should
-    not walk them (a full one took 0.1 to 0.3 s, every request waiting)."""
+def _template_copy() -> One:
+    """ONE on the data folder named by `ONE_DATA_DIR`: a `make` for `serve`, importable by
+    name as a worker process needs."""
+    return make_one(Path(os.environ["ONE_DATA_DIR"]), model=brain_model(**AGENT_OUTPUTS))
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What `serve` hands uvicorn (uvicorn's `run` replaced: nothing listens)."""
     import uvicorn
 
     served: dict[str, Any] = {}
@@ -769,10 +775,88 @@ def test_serve_freezes_what_is_loaded_out_of_the_collectors_sight(
         served.update(options, app=app, frozen=gc.get_freeze_count())
 
     monkeypatch.setattr(uvicorn, "run", run)
+    return served
+
+
+def test_serve_freezes_what_is_loaded_out_of_the_collectors_sight(
+    template: Template, tmp_path: Path, served: dict[str, Any]
+) -> None:
+    """The libraries, the app and ONE stay for the server's life: its collections should
+    not walk them (a full one took 0.1 to 0.3 s, every request waiting)."""
+    made: list[One] = []
     try:
-        serve(one, host="127.0.0.1", port=8123)
+        serve(
+            lambda: made.append(copy_of(template, tmp_path)) or made[-1],
+            host="127.0.0.1",
+            port=8123,
+        )
     finally:
         gc.unfreeze()  # this test process goes on collecting them
     assert served["frozen"] > 50_000
     assert (served["host"], served["port"]) == ("127.0.0.1", 8123)
     assert served["app"] is not None
+    assert len(made) == 1  # one process, one ONE
+
+
+def test_serve_recovers_the_runs_a_crash_left_before_it_serves(
+    template: Template, tmp_path: Path, served: dict[str, Any]
+) -> None:
+    with copy_of(template, tmp_path) as one:
+        # Accepted and never driven: what a crash before its first step leaves.
+        input = {"creator_id": template.maya, "agent": "strategy_agent", "task": "plan"}
+        run_id, _ = one.runs.submit(agent_graph.NAME, input)
+        assert one.runs.get(run_id).status == "accepted"
+    data = tmp_path / "data"
+    made: list[One] = []
+    try:
+        serve(
+            lambda: made.append(make_one(data, model=brain_model(**AGENT_OUTPUTS))) or made[-1],
+            host="127.0.0.1",
+            port=8123,
+        )
+    finally:
+        gc.unfreeze()
+    with make_one(data) as after:
+        assert after.runs.get(run_id).status == "completed"
+
+
+def test_more_than_one_worker_needs_a_chroma_server(
+    template: Template, tmp_path: Path, served: dict[str, Any]
+) -> None:
+    """Embedded Chroma is not safe across processes: refused, with what to do, before
+    anything listens."""
+    with pytest.raises(KnowledgeError, match="ONE_CHROMA_URL") as refused:
+        serve(lambda: copy_of(template, tmp_path), host="127.0.0.1", port=8123, workers=2)
+    assert "chroma run" in str(refused.value)
+    assert served == {}
+
+
+def test_workers_each_build_their_one_from_make(
+    template: Template,
+    tmp_path: Path,
+    served: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With workers, uvicorn gets the worker's app factory by name, and each worker builds
+    its ONE with `make`, named in the environment the worker processes inherit."""
+    data = shutil.copytree(template.data, tmp_path / "data")
+    monkeypatch.setenv("ONE_DATA_DIR", str(data))
+    monkeypatch.setenv("ONE_CHROMA_URL", "http://127.0.0.1:9")  # checked, not used here
+    monkeypatch.setenv("ONE_SERVE_WORKER", "")  # set by `serve`; gone after the test
+    monkeypatch.setattr(One, "knowledge", property(lambda one: None))  # no server at :9
+    serve(_template_copy, host="127.0.0.1", port=8123, scheduler=True, workers=2)
+    assert served["app"] == "one._server:worker_app"
+    assert (served["factory"], served["workers"]) == (True, 2)
+    assert json.loads(os.environ["ONE_SERVE_WORKER"]) == {
+        "make": "tests.one.test_server:_template_copy",
+        "scheduler": True,
+    }
+    # What uvicorn does in each worker process: the factory, then the app's lifespan.
+    try:
+        app = worker_app()
+    finally:
+        gc.unfreeze()
+    admin = {"Authorization": f"Bearer {template.keys[0]}"}
+    with TestClient(app) as client:
+        listed = client.get("/creators", headers=admin).json()
+    assert {c["id"] for c in listed} == {template.maya, template.ben}
