@@ -32,6 +32,12 @@
      each needing c ms of CPU, cannot all be answered sooner than about N * c / cores ms,
      whatever the server does (2 cores here, and a server process's Python runs on one at
      a time), so a burst's p95 measures throughput, not the overhead of a turn.
+3. Clone chat over HTTP on two cores (`chat_over_http_workers`): the same, with the server
+   as `one serve --workers 2` runs it, two processes on one socket, and the knowledge a
+   Chroma server (`chroma run`) over the base's own folder, which several processes need.
+   The warm-up goes on, each turn on a new connection, until 20 turns in a row were
+   quick: each process builds its own lexical index on its first turn. The Chroma
+   server's CPU per turn is reported apart from the server's.
 """
 
 from __future__ import annotations
@@ -239,13 +245,16 @@ def _chat_over_http(quick: bool, workers: int) -> dict[str, Any]:
         server = stack.enter_context(_serving(data, secret, workers, chroma_url))
         chat = _Chat(server.url, secret, model)
         _warm_up(chat, run, workers)
-        cpu = server.cpu_seconds()
+        chroma_pid = _chroma_pid(chroma_url)
+        cpu, chroma_cpu = server.cpu_seconds(), _cpu_seconds(chroma_pid)
         single = _one_at_a_time(chat, run, scale.turns)
         cpu_single = _per_turn(cpu, server.cpu_seconds(), len(single))
+        chroma_single = _per_turn(chroma_cpu, _cpu_seconds(chroma_pid), len(single))
         progress.print(f"chat: {scale.chats} chats in progress for {scale.crowd_seconds:g} s")
-        cpu = server.cpu_seconds()
+        cpu, chroma_cpu = server.cpu_seconds(), _cpu_seconds(chroma_pid)
         crowd = _crowd(chat, run, scale.chats, scale.crowd_seconds)
         cpu_crowd = _per_turn(cpu, server.cpu_seconds(), len(crowd.seconds))
+        chroma_crowd = _per_turn(chroma_cpu, _cpu_seconds(chroma_pid), len(crowd.seconds))
         progress.print(
             f"chat: {len(crowd.seconds)} turns; {crowd.rate:.2f} turns/s sent once every fan "
             f"had begun, {crowd.expected:.2f} expected (fans / (think + turn)); "
@@ -305,6 +314,8 @@ def _chat_over_http(quick: bool, workers: int) -> dict[str, Any]:
             for key, label, ms in (
                 ("turn_cpu_ms", "server CPU per turn, one chat", cpu_single),
                 ("crowd_cpu_ms", f"server CPU per turn, {n} chats in progress", cpu_crowd),
+                ("chroma_cpu_ms", "Chroma server CPU per turn, one chat", chroma_single),
+                ("chroma_crowd_cpu_ms", f"Chroma server CPU per turn, {n} chats", chroma_crowd),
             )
             if ms is not None
         ],
@@ -521,26 +532,48 @@ class _Served:
     pid: int
 
     def cpu_seconds(self) -> float | None:
-        """The CPU time the server has used, all its processes and threads (Linux: /proc)."""
-        stats: dict[int, tuple[int, float]] = {}  # pid: (parent, CPU seconds)
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command's name
-            except OSError:
-                continue  # a process that ended
-            ticks = int(fields[11]) + int(fields[12])  # user, system
-            stats[int(stat.parent.name)] = (int(fields[1]), ticks / os.sysconf("SC_CLK_TCK"))
-        if self.pid not in stats:
-            return None
-        children: dict[int, list[int]] = {}
-        for pid, (parent, _) in stats.items():
-            children.setdefault(parent, []).append(pid)
-        tree, total = [self.pid], 0.0
-        while tree:
-            pid = tree.pop()
-            total += stats[pid][1]
-            tree.extend(children.get(pid, []))
-        return total
+        """The CPU time the server has used, all its processes and threads."""
+        return _cpu_seconds(self.pid)
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """The CPU time process `pid` and its descendants have used, all their threads (Linux:
+    /proc; None elsewhere, or without a `pid`)."""
+    stats: dict[int, tuple[int, float]] = {}  # pid: (parent, CPU seconds)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command's name
+        except OSError:
+            continue  # a process that ended
+        ticks = int(fields[11]) + int(fields[12])  # user, system
+        stats[int(stat.parent.name)] = (int(fields[1]), ticks / os.sysconf("SC_CLK_TCK"))
+    if pid not in stats:
+        return None
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(child)
+    tree, total = [pid], 0.0
+    while tree:
+        pid = tree.pop()
+        total += stats[pid][1]
+        tree.extend(children.get(pid, []))
+    return total
+
+
+def _chroma_pid(url: str | None) -> int | None:
+    """The pid of the Chroma server (`chroma run`) listening at `url`, if there is one."""
+    if url is None:
+        return None
+    port = url.rsplit(":", 1)[1].encode()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        named = any(Path(a.decode(errors="replace")).name == "chroma" for a in args[:2])
+        if named and b"run" in args and port in args:
+            return int(cmdline.parent.name)
+    return None
 
 
 def _per_turn(before: float | None, after: float | None, turns: int) -> float | None:
