@@ -256,6 +256,11 @@ def serve(
 
     if workers < 1:
         raise ValueError(f"workers must be 1 or more, not {workers}")
+    if workers > 1 and "<" in make.__qualname__:  # a lambda, or a function inside one
+        raise ValueError(
+            f"{make.__qualname__} cannot be imported by a worker process: give `serve` a "
+            "module-level function that builds the One"
+        )
     with make() as one:
         if workers > 1 and not one.settings.chroma_url:
             raise KnowledgeConfigurationError(
@@ -288,6 +293,10 @@ _WORKER_ENV = "ONE_SERVE_WORKER"  # what `serve` tells its worker processes to b
 def worker_app() -> Any:
     """The app of one of `serve`'s worker processes: uvicorn calls it in each, and it
     builds that process's `One` as `serve`'s `make` does, closed when the worker stops."""
+    if not os.environ.get(_WORKER_ENV):
+        raise RuntimeError(
+            f"{_WORKER_ENV} is not set: start the workers with `one serve --workers N`"
+        )
     spec = json.loads(os.environ[_WORKER_ENV])
     module, _, name = spec["make"].partition(":")
     make: Callable[[], One] = getattr(importlib.import_module(module), name)

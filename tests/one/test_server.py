@@ -831,6 +831,12 @@ def test_more_than_one_worker_needs_a_chroma_server(
     assert served == {}
 
 
+def test_workers_need_a_make_they_can_import(served: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="module-level function"):
+        serve(lambda: cast(One, None), host="127.0.0.1", port=8123, workers=2)
+    assert served == {}
+
+
 def test_workers_each_build_their_one_from_make(
     template: Template,
     tmp_path: Path,
