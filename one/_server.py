@@ -234,6 +234,9 @@ Owned = Annotated[Run, Depends(_run_of)]
 # -- the app --------------------------------------------------------------------------------
 
 
+_WORKER_ENV = "ONE_SERVE_WORKER"  # what `serve` tells its worker processes to build
+
+
 def serve(
     make: Callable[[], One],
     *,
@@ -285,9 +288,6 @@ def serve(
         port=port,
         log_level="warning",
     )
-
-
-_WORKER_ENV = "ONE_SERVE_WORKER"  # what `serve` tells its worker processes to build
 
 
 def worker_app() -> Any:
