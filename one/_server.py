@@ -259,17 +259,17 @@ def serve(
 
     if workers < 1:
         raise ValueError(f"workers must be 1 or more, not {workers}")
-    if workers > 1 and "<" in make.__qualname__:  # a lambda, or a function inside one
-        raise ValueError(
-            f"{make.__qualname__} cannot be imported by a worker process: give `serve` a "
-            "module-level function that builds the One"
-        )
     with make() as one:
         if workers > 1 and not one.settings.chroma_url:
             raise KnowledgeConfigurationError(
                 f"{workers} workers need a Chroma server: embedded Chroma is not safe across "
                 "processes. Start one (`chroma run --path DIR`) and set ONE_CHROMA_URL, "
                 "or serve with one worker"
+            )
+        if workers > 1 and "<" in make.__qualname__:  # a lambda, or a function inside one
+            raise ValueError(
+                f"{make.__qualname__} cannot be imported by a worker process: give `serve` "
+                "a module-level function that builds the One"
             )
         one.runs.recover()
         if workers == 1:

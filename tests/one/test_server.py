@@ -831,9 +831,14 @@ def test_more_than_one_worker_needs_a_chroma_server(
     assert served == {}
 
 
-def test_workers_need_a_make_they_can_import(served: dict[str, Any]) -> None:
+def test_workers_need_a_make_they_can_import(
+    template: Template, tmp_path: Path, served: dict[str, Any]
+) -> None:
+    def make() -> One:  # a Chroma server is named (and never reached: nothing searches)
+        return copy_of(template, tmp_path, chroma_url="http://127.0.0.1:9")
+
     with pytest.raises(ValueError, match="module-level function"):
-        serve(lambda: cast(One, None), host="127.0.0.1", port=8123, workers=2)
+        serve(make, host="127.0.0.1", port=8123, workers=2)
     assert served == {}
 
 
