@@ -46,7 +46,6 @@ import gc
 import itertools
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -75,7 +74,7 @@ from one._schedules import Scheduler, Schedules
 from one._server import model_id
 from one._settings import Settings
 from tests.one.conftest import brain_model  # a model that also builds the clone
-from tests.servers import chroma, stop
+from tests.servers import chroma, free_port, stop
 
 TICK_GOAL_MS = 200.0
 TURN_GOAL_MS = 25.0
@@ -587,22 +586,22 @@ def _per_turn(before: float | None, after: float | None, turns: int) -> float | 
 def _serving(
     data: Path, secret: str, workers: int = 1, chroma_url: str | None = None
 ) -> Iterator[_Served]:
-    """ONE's server on `data` in a process of its own (`bench._chat_server`, uvicorn on a
-    free loopback port), as `one serve` runs it, with `workers` processes and the Chroma
-    server at `chroma_url` if given, once it answers. The process is terminated on the way
-    out; its output is shown if something failed."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    """ONE's server on `data` in a process of its own (`tests.one.serve_child`: uvicorn on
+    a free loopback port, a model that answers at once, the fake embedder), as `one serve`
+    runs it, with `workers` processes and the Chroma server at `chroma_url` if given, once
+    it answers. The process is terminated on the way out; its output is shown if something
+    failed."""
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="one-bench-server-") as tmp:
         log = Path(tmp) / "server.log"
         with log.open("ab") as out:
             env = {k: v for k, v in os.environ.items() if k != "ONE_CHROMA_URL"}
+            env["ONE_DATA_DIR"] = str(data)
             if chroma_url:
                 env["ONE_CHROMA_URL"] = chroma_url
             child = subprocess.Popen(
-                [sys.executable, "-m", "bench._chat_server", str(data), str(port), str(workers)],
+                [sys.executable, "-m", "tests.one.serve_child", str(port), str(workers)],
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -1,8 +1,9 @@
-"""ONE's server in worker processes, on fakes, for the tests of `serve(workers=...)`.
+"""ONE's server on fakes, in a process of its own, for the tests of `serve(workers=...)`
+and the chat benchmark.
 
 `python -m tests.one.serve_child PORT WORKERS`: serves the ONE on the settings
-(`ONE_DATA_DIR`, `ONE_CHROMA_URL`) as `one serve --workers WORKERS` does, each worker with
-a model that answers at once and the fake embedder, until it is terminated.
+(`ONE_DATA_DIR`, `ONE_CHROMA_URL`) as `one serve --workers WORKERS` does (one process for
+1), each with a model that answers at once and the fake embedder, until it is terminated.
 """
 
 from __future__ import annotations
