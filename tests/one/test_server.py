@@ -31,6 +31,7 @@ from one._app import One
 from one._schedules import Schedules
 from one._server import create_app, serve, worker_app
 from tests.agents.test_specs import SAMPLES
+from tests.one import serve_child
 from tests.one.conftest import Brain, brain_model, make_one, with_maya
 
 AGENT_OUTPUTS = {type(sample).__name__: sample for sample in SAMPLES.values()}
@@ -758,12 +759,6 @@ def test_an_unknown_schedule_is_404(shared: Server) -> None:
     assert response.status_code == 404 and "nope" in response.json()["detail"]
 
 
-def _template_copy() -> One:
-    """ONE on the data folder named by `ONE_DATA_DIR`: a `make` for `serve`, importable by
-    name as a worker process needs."""
-    return make_one(Path(os.environ["ONE_DATA_DIR"]), model=brain_model(**AGENT_OUTPUTS))
-
-
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """What `serve` hands uvicorn (uvicorn's `run` replaced: nothing listens)."""
@@ -855,11 +850,11 @@ def test_workers_each_build_their_one_from_make(
     monkeypatch.setenv("ONE_CHROMA_URL", "http://127.0.0.1:9")  # checked, not used here
     monkeypatch.setenv("ONE_SERVE_WORKER", "")  # set by `serve`; gone after the test
     monkeypatch.setattr(One, "knowledge", property(lambda one: None))  # no server at :9
-    serve(_template_copy, host="127.0.0.1", port=8123, scheduler=True, workers=2)
+    serve(serve_child.make, host="127.0.0.1", port=8123, scheduler=True, workers=2)
     assert served["app"] == "one._server:worker_app"
     assert (served["factory"], served["workers"]) == (True, 2)
     assert json.loads(os.environ["ONE_SERVE_WORKER"]) == {
-        "make": "tests.one.test_server:_template_copy",
+        "make": "tests.one.serve_child:make",
         "scheduler": True,
     }
     # What uvicorn does in each worker process: the factory, then the app's lifespan.

@@ -50,9 +50,7 @@ def server(tmp_path: Path, chroma_url: str) -> Iterator[tuple[str, str, str, int
         try:
             _wait(lambda: len(_workers(process.pid)) == WORKERS and _healthy(url), process, 120)
         except AssertionError as error:
-            raise AssertionError(
-                f"{error}: {(tmp_path / 'server.log').read_text()[-3000:]}"
-            ) from None
+            raise AssertionError(f"{error}: {log_path.read_text()[-3000:]}") from None
         yield url, maya, key, process.pid
     finally:
         stop(process, timeout=30)
