@@ -48,7 +48,9 @@ class ScriptedChatModel(BaseChatModel):
 
     Each reply is a string (the text), a pydantic model or dict (structured output), an
     exception (raised, to test failure paths), or a function of the messages returning one
-    of those (to answer from what the prompt holds). Every call is kept in `calls`.
+    of those (to answer from what the prompt holds). Every call is kept in `calls`, unless
+    `record` is off: a server running on the fakes for long (a benchmark's) would otherwise
+    grow with every turn, and the garbage collector's full passes with it.
 
     Example:
         >>> fake = ScriptedChatModel(replies=["Hello!"])
@@ -58,6 +60,8 @@ class ScriptedChatModel(BaseChatModel):
 
     replies: list[Any] = Field(default_factory=list)
     calls: list[dict[str, Any]] = Field(default_factory=list)
+    record: bool = True
+    answered: int = 0  # calls made, recorded or not
     model_name: str = "scripted"
     offline: bool = True
 
@@ -84,13 +88,17 @@ class ScriptedChatModel(BaseChatModel):
         yield from stream_words(self._reply(messages, kwargs))
 
     def _reply(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
-        self.calls.append({"messages": messages, "kwargs": kwargs})
         if not self.replies:
             raise AssertionError(
-                f"ScriptedChatModel ran out of replies after {len(self.calls) - 1} calls; "
-                "script more"
+                f"ScriptedChatModel ran out of replies after {self.answered} calls; script more"
             )
-        reply = self.replies.pop(0)
+        return self._answer(self.replies.pop(0), messages, kwargs)
+
+    def _answer(self, reply: Any, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
+        """The message for `reply` (a script's entry), the call recorded."""
+        if self.record:
+            self.calls.append({"messages": messages, "kwargs": kwargs})
+        self.answered += 1
         if callable(reply) and not isinstance(reply, type | BaseModel):
             reply = reply(messages)
         if isinstance(reply, BaseException):
@@ -99,7 +107,7 @@ class ScriptedChatModel(BaseChatModel):
         usage_in = sum(len(str(m.content).split()) for m in messages)
         if isinstance(data, dict) and "tools" in kwargs:
             name = kwargs["tools"][0]["function"]["name"]
-            call = {"name": name, "args": data, "id": f"call_{len(self.calls)}"}
+            call = {"name": name, "args": data, "id": f"call_{self.answered}"}
             return AIMessage(
                 content="",
                 tool_calls=[call],

@@ -35,6 +35,15 @@ def test_the_scripted_model_replies_in_order_with_usage() -> None:
         model.invoke("d")
 
 
+def test_the_scripted_model_keeps_no_calls_when_told_not_to_record() -> None:
+    fake = ScriptedChatModel(replies=["First.", "Second."], record=False)
+    model = Model(fake, name="scripted")
+    assert [model.invoke(m).text for m in ("a", "b")] == ["First.", "Second."]
+    assert fake.calls == [] and fake.answered == 2
+    with pytest.raises(AssertionError, match="ran out of replies after 2 calls"):
+        model.invoke("c")
+
+
 def test_scripted_errors_go_through_the_retry_policy() -> None:
     model = scripted(UnknownProviderError("boom", retryable=True), "recovered")
     reply = model.invoke("x")

@@ -31,25 +31,26 @@ class Brain(ScriptedChatModel):
     structured: dict[str, Any] = Field(default_factory=dict)
 
     def _reply(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
+        # Answered here, not through the script: a server's threads share this model.
         if "tools" in kwargs:
             name = kwargs["tools"][0]["function"]["name"]
             if name not in self.structured:
                 raise AssertionError(f"Brain has no structured output for {name!r}")
-            self.replies = [self.structured[name]]
-        else:
-            text = self.text(messages) if callable(self.text) else self.text
-            self.replies = [str(text)]
-        return super()._reply(messages, kwargs)
+            return self._answer(self.structured[name], messages, kwargs)
+        text = self.text(messages) if callable(self.text) else self.text
+        return self._answer(str(text), messages, kwargs)
 
 
-def brain_model(**structured: BaseModel | dict[str, Any]) -> Model:
+def brain_model(*, record: bool = True, **structured: BaseModel | dict[str, Any]) -> Model:
     """A Brain knowing the clone's personality and every built-in agent's sample output
-    (`tests.agents.test_specs.SAMPLES`), and `structured` besides."""
+    (`tests.agents.test_specs.SAMPLES`), and `structured` besides; keeping its calls unless
+    not `record`."""
     from tests.agents.test_specs import SAMPLES
 
     samples = {type(sample).__name__: sample for sample in SAMPLES.values()}
     return Model(
-        Brain(structured={"Personality": PERSONALITY, **samples, **structured}), name="scripted"
+        Brain(structured={"Personality": PERSONALITY, **samples, **structured}, record=record),
+        name="scripted",
     )
 
 

@@ -13,13 +13,14 @@ import sys
 from one._app import One
 from one._server import serve
 from one._settings import Settings
-from tests.one.conftest import make_one
+from tests.one.conftest import brain_model, make_one
 
 
 def make() -> One:
-    """Each worker's ONE: on the settings, with the tests' fakes."""
+    """Each worker's ONE: on the settings, with the tests' fakes (a model keeping no calls:
+    a benchmark's server answers thousands)."""
     settings = Settings()
-    return make_one(settings.data_dir, chroma_url=settings.chroma_url)
+    return make_one(settings.data_dir, brain_model(record=False), chroma_url=settings.chroma_url)
 
 
 if __name__ == "__main__":
