@@ -165,6 +165,25 @@ def test_the_lexical_index_holds_no_object_per_chunk_for_the_garbage_collector(
     assert len(gc.get_objects()) - before < chunks // 4
 
 
+def test_warming_builds_the_lexical_index_the_first_search_would_wait_for(
+    recipes: Knowledge, creator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[int] = []
+
+    class Counted(LexicalIndex):
+        def __init__(self, texts: list[str]) -> None:
+            built.append(len(texts))
+            super().__init__(texts)
+
+    monkeypatch.setattr("knowledge._retriever.LexicalIndex", Counted)
+    retriever = recipes.retriever(creator)
+    retriever.warm()
+    assert built == [len(RECIPES)]
+    hits = retriever.search("how long should I brine chicken", k=1, mode="lexical")
+    assert hits[0].chunk.source == "brine"
+    assert built == [len(RECIPES)]  # searched on the warm index, not a new one
+
+
 def test_a_chunk_written_after_the_index_was_made_is_read_from_chroma(
     recipes: Knowledge, creator: str
 ) -> None:

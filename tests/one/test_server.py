@@ -14,6 +14,7 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import httpx
@@ -25,6 +26,7 @@ from starlette.testclient import TestClient
 
 from graphs import agent as agent_graph
 from graphs import clone
+from knowledge._lexical import LexicalIndex
 from knowledge.errors import KnowledgeError
 from one import _keys
 from one._app import One
@@ -793,6 +795,45 @@ def test_serve_freezes_what_is_loaded_out_of_the_collectors_sight(
     assert len(made) == 1  # one process, one ONE
 
 
+def test_serve_builds_every_creators_search_index_before_it_serves(
+    template: Template,
+    tmp_path: Path,
+    served: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first fan's turn does not wait for the lexical index (seconds at 100k chunks)."""
+    built: list[int] = []
+
+    class Counted(LexicalIndex):
+        def __init__(self, texts: list[str]) -> None:
+            built.append(len(texts))
+            super().__init__(texts)
+
+    monkeypatch.setattr("knowledge._retriever.LexicalIndex", Counted)
+    import uvicorn
+
+    run = uvicorn.run  # the fixture's
+
+    def counting_run(app: Any, **options: Any) -> None:
+        served["indexes"] = sorted(built)
+        run(app, **options)
+
+    monkeypatch.setattr(uvicorn, "run", counting_run)
+    made: list[One] = []
+    try:
+        serve(
+            lambda: made.append(copy_of(template, tmp_path)) or made[-1],
+            host="127.0.0.1",
+            port=8123,
+        )
+    finally:
+        gc.unfreeze()
+    with copy_of(template, tmp_path / "again") as one:
+        chunks = sorted(one.knowledge.count(c) for c in (template.maya, template.ben))
+    assert served["indexes"] == chunks  # built before uvicorn ran
+    assert chunks[-1] > 0
+
+
 def test_serve_recovers_the_runs_a_crash_left_before_it_serves(
     template: Template, tmp_path: Path, served: dict[str, Any]
 ) -> None:
@@ -849,7 +890,9 @@ def test_workers_each_build_their_one_from_make(
     monkeypatch.setenv("ONE_DATA_DIR", str(data))
     monkeypatch.setenv("ONE_CHROMA_URL", "http://127.0.0.1:9")  # checked, not used here
     monkeypatch.setenv("ONE_SERVE_WORKER", "")  # set by `serve`; gone after the test
-    monkeypatch.setattr(One, "knowledge", property(lambda one: None))  # no server at :9
+    warmed: list[str] = []
+    knowledge = SimpleNamespace(retriever=lambda c: SimpleNamespace(warm=lambda: warmed.append(c)))
+    monkeypatch.setattr(One, "knowledge", property(lambda one: knowledge))  # no server at :9
     serve(serve_child.make, host="127.0.0.1", port=8123, scheduler=True, workers=2)
     assert served["app"] == "one._server:worker_app"
     assert (served["factory"], served["workers"]) == (True, 2)
@@ -862,6 +905,7 @@ def test_workers_each_build_their_one_from_make(
         app = worker_app()
     finally:
         gc.unfreeze()
+    assert sorted(warmed) == sorted([template.maya, template.ben])  # the worker's indexes
     admin = {"Authorization": f"Bearer {template.keys[0]}"}
     with TestClient(app) as client:
         listed = client.get("/creators", headers=admin).json()
