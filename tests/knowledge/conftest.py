@@ -7,12 +7,26 @@ from pathlib import Path
 import pytest
 
 from knowledge import Embedder, FakeEmbedder, Knowledge
+from knowledge._lexical import LexicalIndex
 from ontology import Store
 
 BACKENDS = ["memory", "disk", "server"]
 SAMPLE = Path(__file__).parents[2] / "one" / "_samples" / "maya"
 
 MakeKnowledge = Callable[..., Knowledge]
+
+
+def count_lexical_indexes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes (chunks) of the lexical indexes retrievers build from now on, in order."""
+    built: list[int] = []
+
+    class Counted(LexicalIndex):
+        def __init__(self, texts: list[str]) -> None:
+            built.append(len(texts))
+            super().__init__(texts)
+
+    monkeypatch.setattr("knowledge._retriever.LexicalIndex", Counted)
+    return built
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from knowledge import Knowledge, Segment, Source
 from knowledge._lexical import LexicalIndex
 from knowledge.errors import IsolationError
 from ontology import Store
-from tests.knowledge.conftest import SAMPLE
+from tests.knowledge.conftest import SAMPLE, count_lexical_indexes
 
 RECIPES = {
     "brine": "Brine the chicken in a 3.5% salt solution for exactly two hours before roasting.",
@@ -168,14 +168,7 @@ def test_the_lexical_index_holds_no_object_per_chunk_for_the_garbage_collector(
 def test_warming_builds_the_lexical_index_the_first_search_would_wait_for(
     recipes: Knowledge, creator: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    built: list[int] = []
-
-    class Counted(LexicalIndex):
-        def __init__(self, texts: list[str]) -> None:
-            built.append(len(texts))
-            super().__init__(texts)
-
-    monkeypatch.setattr("knowledge._retriever.LexicalIndex", Counted)
+    built = count_lexical_indexes(monkeypatch)
     retriever = recipes.retriever(creator)
     retriever.warm()
     assert built == [len(RECIPES)]

@@ -26,13 +26,13 @@ from starlette.testclient import TestClient
 
 from graphs import agent as agent_graph
 from graphs import clone
-from knowledge._lexical import LexicalIndex
 from knowledge.errors import KnowledgeError
 from one import _keys
 from one._app import One
 from one._schedules import Schedules
 from one._server import create_app, serve, worker_app
 from tests.agents.test_specs import SAMPLES
+from tests.knowledge.conftest import count_lexical_indexes
 from tests.one import serve_child
 from tests.one.conftest import Brain, brain_model, make_one, with_maya
 
@@ -775,11 +775,8 @@ def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return served
 
 
-def test_serve_freezes_what_is_loaded_out_of_the_collectors_sight(
-    template: Template, tmp_path: Path, served: dict[str, Any]
-) -> None:
-    """The libraries, the app and ONE stay for the server's life: its collections should
-    not walk them (a full one took 0.1 to 0.3 s, every request waiting)."""
+def _serve_a_copy(template: Template, tmp_path: Path) -> list[One]:
+    """`serve` on a copy of the template (uvicorn's `run` replaced); the ONEs it made."""
     made: list[One] = []
     try:
         serve(
@@ -788,7 +785,16 @@ def test_serve_freezes_what_is_loaded_out_of_the_collectors_sight(
             port=8123,
         )
     finally:
-        gc.unfreeze()  # this test process goes on collecting them
+        gc.unfreeze()  # this test process goes on collecting what serve froze
+    return made
+
+
+def test_serve_freezes_what_is_loaded_out_of_the_collectors_sight(
+    template: Template, tmp_path: Path, served: dict[str, Any]
+) -> None:
+    """The libraries, the app and ONE stay for the server's life: its collections should
+    not walk them (a full one took 0.1 to 0.3 s, every request waiting)."""
+    made = _serve_a_copy(template, tmp_path)
     assert served["frozen"] > 50_000
     assert (served["host"], served["port"]) == ("127.0.0.1", 8123)
     assert served["app"] is not None
@@ -802,14 +808,7 @@ def test_serve_builds_every_creators_search_index_before_it_serves(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The first fan's turn does not wait for the lexical index (seconds at 100k chunks)."""
-    built: list[int] = []
-
-    class Counted(LexicalIndex):
-        def __init__(self, texts: list[str]) -> None:
-            built.append(len(texts))
-            super().__init__(texts)
-
-    monkeypatch.setattr("knowledge._retriever.LexicalIndex", Counted)
+    built = count_lexical_indexes(monkeypatch)
     import uvicorn
 
     run = uvicorn.run  # the fixture's
@@ -819,15 +818,7 @@ def test_serve_builds_every_creators_search_index_before_it_serves(
         run(app, **options)
 
     monkeypatch.setattr(uvicorn, "run", counting_run)
-    made: list[One] = []
-    try:
-        serve(
-            lambda: made.append(copy_of(template, tmp_path)) or made[-1],
-            host="127.0.0.1",
-            port=8123,
-        )
-    finally:
-        gc.unfreeze()
+    _serve_a_copy(template, tmp_path)
     with copy_of(template, tmp_path / "again") as one:
         chunks = sorted(one.knowledge.count(c) for c in (template.maya, template.ben))
     assert served["indexes"] == chunks  # built before uvicorn ran
