@@ -367,7 +367,7 @@ class _Chat:
 
 def _warm_up(chat: _Chat, run: str, workers: int) -> None:
     """Turns, each on a new connection, until `WARMUP_TURNS` in a row were quick: a server
-    process runs code for the first time in its first turns (its lexical index it builds
+    process runs code for the first time in its first turns (it builds its lexical index
     before it listens), and with several processes a new connection may go to any."""
     progress.print("chat: warming up")
     quick_in_a_row = 0
