@@ -135,6 +135,7 @@ class Runs:
         thread_id: str | None = None,
         trigger: Mapping[str, Any] | None = None,
         durability: Durability = "sync",
+        gated: bool = False,
     ) -> Run:
         """Accept a run (recorded before anything else), then run it to its end or a gate.
 
@@ -143,6 +144,8 @@ class Runs:
         (its driver finishes it; if that process died, `recover()` does). `trigger` says
         what started it (a schedule: `{"scheduleId": ..., "slot": ...}`); it is kept in
         `run_accepted`, whose target is the schedule. `durability`: see the module.
+        `gated`: run through `deps.gate`, one such run at a time (a chat turn; see
+        `graphs._gate`), once its thread is its own.
 
         Raises:
             InvalidInputError: an unknown graph, or a `run_id` used before with another input.
@@ -151,7 +154,7 @@ class Runs:
         accepted, fresh = self._accept(graph, input, run_id, thread_id, trigger, durability)
         if not fresh:
             return self.get(accepted.run_id)
-        return self._drive(accepted, dict(input), expect=_UNFINISHED)
+        return self._drive(accepted, dict(input), expect=_UNFINISHED, gated=gated)
 
     def submit(
         self,
@@ -391,8 +394,15 @@ class Runs:
 
     # -- driving --------------------------------------------------------------------
 
-    def _drive(self, accepted: _Accepted, input: Any, expect: frozenset[str] | None = None) -> Run:
-        driving = self._driving(accepted, input, streaming=False, expect=expect)
+    def _drive(
+        self,
+        accepted: _Accepted,
+        input: Any,
+        expect: frozenset[str] | None = None,
+        *,
+        gated: bool = False,
+    ) -> Run:
+        driving = self._driving(accepted, input, streaming=False, expect=expect, gated=gated)
         while True:
             try:
                 next(driving)
@@ -400,15 +410,24 @@ class Runs:
                 return stop.value or self.get(accepted.run_id)
 
     def _driving(
-        self, accepted: _Accepted, input: Any, *, streaming: bool, expect: frozenset[str] | None
+        self,
+        accepted: _Accepted,
+        input: Any,
+        *,
+        streaming: bool,
+        expect: frozenset[str] | None,
+        gated: bool = False,
     ) -> Driving:
         """Drive the run, if no other process is (`Store.hold`) and its status is one of
         `expect` (any, if None) once held; returns the run as it ended (None if not
-        driven here)."""
+        driven here). `gated` (never with `streaming`, which yields to its reader): through
+        the gate, entered only once the thread is the run's, since a run on the same
+        thread that holds it may be waiting outside the gate for its model."""
         with self.deps.store.hold(f"drive:{accepted.run_id}") as mine:
             if not mine:
                 return None
-            with self._turn_on_thread(accepted):
+            gate = self.deps.gate.through() if gated else contextlib.nullcontext()
+            with self._turn_on_thread(accepted), gate:
                 return (yield from self._driven(accepted, input, streaming, expect))
 
     @contextlib.contextmanager
