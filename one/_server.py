@@ -179,7 +179,7 @@ class Completion(BaseModel):
 # inside `create_app` would not be found and the parameter would become a query field.
 
 
-def _one(request: Request) -> One:
+async def _one(request: Request) -> One:  # async: no thread for it (nor for _key)
     one: One = request.app.state.one
     return one
 
@@ -187,11 +187,11 @@ def _one(request: Request) -> One:
 TheOne = Annotated[One, Depends(_one)]
 
 
-def _caller(
-    one: TheOne,
+async def _key(
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
-) -> Caller:
+) -> str:
+    """The request's API key, as its headers give it (not looked up yet)."""
     secret = x_api_key or ""
     if authorization:
         scheme, _, value = authorization.partition(" ")
@@ -200,10 +200,21 @@ def _caller(
         secret = value.strip()
     if not secret:
         raise HTTPException(401, f"no API key: {_KEY_HELP}")
+    return secret
+
+
+Key = Annotated[str, Depends(_key)]
+
+
+def _identified(one: One, secret: str) -> Caller:
     found = _keys.identify(one.store, secret)
     if found is None:
         raise HTTPException(401, f"unknown or revoked API key: {_KEY_HELP}")
     return found
+
+
+def _caller(one: TheOne, secret: Key) -> Caller:
+    return _identified(one, secret)
 
 
 Who = Annotated[Caller, Depends(_caller)]
@@ -535,9 +546,12 @@ def create_app(one: One, *, scheduler: bool = False, close: bool = False) -> Any
     @app.post("/v1/chat/completions", tags=["openai"], response_model=None)
     def completions(
         body: Completion,
-        who: Who,
+        secret: Key,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> Any:
+        # The key is looked up here, not in a dependency (`Who`), which FastAPI would run
+        # on a thread of its own: one handing over fewer for every turn.
+        who = _identified(one, secret)
         creator = _model_creator(one, body.model, who)
         last = body.messages[-1]
         if last.role != "user":
