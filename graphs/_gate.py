@@ -2,14 +2,15 @@
 
 Python runs one thread at a time (the GIL). Two turns answered together in one process
 end no sooner than one after the other would; they share the interpreter, so the first
-to come ends as late as the second. Through the gate, each turn's own work runs alone,
-and the turns waiting go in about the order they came (a lock, not strictly fair). A
-turn steps out while it waits on something outside the process, its model's answer,
-which takes seconds for a real model, so that others go through meanwhile.
+to come ends as late as the second. Through the gate, each turn's work runs alone, and
+the turns waiting go in about the order they came (a lock, not strictly fair). A turn
+steps out while it waits: for its model's answer (seconds, for a real model), and for
+the turn before it in its conversation (`Runs`), which may itself be waiting to come
+back in.
 
 Only what cannot stall behind a slow caller goes through: a turn that is not streamed
-(`Runs.start(gated=True)`). A streamed turn hands each piece to its reader as it comes,
-and holding the gate then would let one slow reader stop every turn in the process.
+(`clone.chat`). A streamed turn hands each piece to its reader as it comes, and holding
+the gate then would let one slow reader stop every turn in the process.
 """
 
 from __future__ import annotations

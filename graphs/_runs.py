@@ -135,7 +135,6 @@ class Runs:
         thread_id: str | None = None,
         trigger: Mapping[str, Any] | None = None,
         durability: Durability = "sync",
-        gated: bool = False,
     ) -> Run:
         """Accept a run (recorded before anything else), then run it to its end or a gate.
 
@@ -144,8 +143,6 @@ class Runs:
         (its driver finishes it; if that process died, `recover()` does). `trigger` says
         what started it (a schedule: `{"scheduleId": ..., "slot": ...}`); it is kept in
         `run_accepted`, whose target is the schedule. `durability`: see the module.
-        `gated`: run through `deps.gate`, one such run at a time (a chat turn; see
-        `graphs._gate`), once its thread is its own.
 
         Raises:
             InvalidInputError: an unknown graph, or a `run_id` used before with another input.
@@ -154,7 +151,7 @@ class Runs:
         accepted, fresh = self._accept(graph, input, run_id, thread_id, trigger, durability)
         if not fresh:
             return self.get(accepted.run_id)
-        return self._drive(accepted, dict(input), expect=_UNFINISHED, gated=gated)
+        return self._drive(accepted, dict(input), expect=_UNFINISHED)
 
     def submit(
         self,
@@ -394,15 +391,8 @@ class Runs:
 
     # -- driving --------------------------------------------------------------------
 
-    def _drive(
-        self,
-        accepted: _Accepted,
-        input: Any,
-        expect: frozenset[str] | None = None,
-        *,
-        gated: bool = False,
-    ) -> Run:
-        driving = self._driving(accepted, input, streaming=False, expect=expect, gated=gated)
+    def _drive(self, accepted: _Accepted, input: Any, expect: frozenset[str] | None = None) -> Run:
+        driving = self._driving(accepted, input, streaming=False, expect=expect)
         while True:
             try:
                 next(driving)
@@ -410,30 +400,23 @@ class Runs:
                 return stop.value or self.get(accepted.run_id)
 
     def _driving(
-        self,
-        accepted: _Accepted,
-        input: Any,
-        *,
-        streaming: bool,
-        expect: frozenset[str] | None,
-        gated: bool = False,
+        self, accepted: _Accepted, input: Any, *, streaming: bool, expect: frozenset[str] | None
     ) -> Driving:
         """Drive the run, if no other process is (`Store.hold`) and its status is one of
         `expect` (any, if None) once held; returns the run as it ended (None if not
-        driven here). `gated` (never with `streaming`, which yields to its reader): through
-        the gate, entered only once the thread is the run's, since a run on the same
-        thread that holds it may be waiting outside the gate for its model."""
+        driven here)."""
         with self.deps.store.hold(f"drive:{accepted.run_id}") as mine:
             if not mine:
                 return None
-            gate = self.deps.gate.through() if gated else contextlib.nullcontext()
-            with self._turn_on_thread(accepted), gate:
+            with self._turn_on_thread(accepted):
                 return (yield from self._driven(accepted, input, streaming, expect))
 
     @contextlib.contextmanager
     def _turn_on_thread(self, accepted: _Accepted) -> Iterator[None]:
         """Runs that share a thread (a chat's turns) run one at a time: two at once would
-        both carry on from the same checkpoint, and one would drop out of the thread."""
+        both carry on from the same checkpoint, and one would drop out of the thread. A
+        run waits outside the gate (`graphs._gate`): the one it waits for may be waiting
+        to come back in."""
         if accepted.thread_id == accepted.run_id:
             yield
             return
@@ -449,7 +432,8 @@ class Runs:
                     f"{THREAD_WAIT_SECONDS:g} s; run {accepted.run_id} waits, accepted: "
                     "resume it, or send the request again, later"
                 )
-            time.sleep(0.005)
+            with self.deps.gate.outside():
+                time.sleep(0.005)
 
     def _driven(
         self, accepted: _Accepted, input: Any, streaming: bool, expect: frozenset[str] | None

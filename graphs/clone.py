@@ -282,9 +282,9 @@ def chat(
         ConstraintViolationError: a request with this key is being answered right now.
     """
     input = {"creator_id": creator_id, "fan_id": fan_id, "message": message, "key": key}
-    ids = _ids(creator_id, fan_id, key)
-    run = runs.start(CHAT, input, durability="exit", gated=True, **ids)
-    return _turn(_finished(runs, run), runs)
+    with runs.deps.gate.through():
+        run = runs.start(CHAT, input, durability="exit", **_ids(creator_id, fan_id, key))
+        return _turn(_finished(runs, run), runs)
 
 
 def chat_stream(
