@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 from agents import AgentRegistry, Model
 from agents.providers import Providers
-from graphs._gate import Gate
 from knowledge import Knowledge
 from ontology import Store
 
@@ -16,7 +15,7 @@ from ontology import Store
 @dataclass(frozen=True)
 class Deps:
     """The ontology store, the creator's knowledge, the model, the providers, the agents,
-    the clock, and the gate its chat turns go through (`graphs._gate`).
+    and the clock.
 
     LangGraph does not save the context in checkpoints: every start and resume passes it
     again (`Runs` does).
@@ -28,4 +27,3 @@ class Deps:
     providers: Providers = field(default_factory=Providers.simulated)
     registry: AgentRegistry = field(default_factory=AgentRegistry.default)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # a clock tests set
-    gate: Gate = field(default_factory=Gate)

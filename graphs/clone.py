@@ -188,9 +188,8 @@ def _respond(state: Mapping[str, Any], call: Call, options: Mapping[str, Any]) -
     )
     stream = clone.answer(turn, record=False)
     write = get_stream_writer()
-    with call.deps.gate.outside():  # others' turns go through while the model answers
-        for piece in stream:
-            write(piece)  # already through the guard
+    for piece in stream:
+        write(piece)  # already through the guard
     assert stream.answered is not None
     text, usage, withheld = stream.answered
     if usage is not None:
@@ -275,16 +274,13 @@ def chat(
     """One turn of the fan's conversation with the creator's clone, as a run.
 
     `key` (a request id) makes a retried request return the same turn (see `_finished`).
-    The turn goes through the process's gate (`graphs._gate`), stepping out while its
-    model answers.
 
     Raises:
         ConstraintViolationError: a request with this key is being answered right now.
     """
     input = {"creator_id": creator_id, "fan_id": fan_id, "message": message, "key": key}
-    with runs.deps.gate.through():
-        run = runs.start(CHAT, input, durability="exit", **_ids(creator_id, fan_id, key))
-        return _turn(_finished(runs, run), runs)
+    run = runs.start(CHAT, input, durability="exit", **_ids(creator_id, fan_id, key))
+    return _turn(_finished(runs, run), runs)
 
 
 def chat_stream(
