@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from agents import AgentRegistry, Model
 from agents.providers import Providers
+from graphs._gate import Gate
 from knowledge import Knowledge
 from ontology import Store
 
@@ -15,7 +16,7 @@ from ontology import Store
 @dataclass(frozen=True)
 class Deps:
     """The ontology store, the creator's knowledge, the model, the providers, the agents,
-    and the clock.
+    the clock, and the gate its chat turns go through (`graphs._gate`).
 
     LangGraph does not save the context in checkpoints: every start and resume passes it
     again (`Runs` does).
@@ -27,3 +28,4 @@ class Deps:
     providers: Providers = field(default_factory=Providers.simulated)
     registry: AgentRegistry = field(default_factory=AgentRegistry.default)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # a clock tests set
+    gate: Gate = field(default_factory=Gate)

@@ -414,7 +414,9 @@ class Runs:
     @contextlib.contextmanager
     def _turn_on_thread(self, accepted: _Accepted) -> Iterator[None]:
         """Runs that share a thread (a chat's turns) run one at a time: two at once would
-        both carry on from the same checkpoint, and one would drop out of the thread."""
+        both carry on from the same checkpoint, and one would drop out of the thread. A
+        run waits outside the gate (`graphs._gate`): the one it waits for may be waiting
+        to come back in."""
         if accepted.thread_id == accepted.run_id:
             yield
             return
@@ -430,7 +432,8 @@ class Runs:
                     f"{THREAD_WAIT_SECONDS:g} s; run {accepted.run_id} waits, accepted: "
                     "resume it, or send the request again, later"
                 )
-            time.sleep(0.005)
+            with self.deps.gate.outside():
+                time.sleep(0.005)
 
     def _driven(
         self, accepted: _Accepted, input: Any, streaming: bool, expect: frozenset[str] | None

@@ -44,6 +44,7 @@ from agents._clone import (
 )
 from agents.errors import ConfigurationError
 from graphs._deps import Deps
+from graphs._gate import STEP_OUT_AFTER
 from graphs._nodes import Call, Update, recorded
 from graphs._runs import Run, Runs, RunStream
 from knowledge import Knowledge
@@ -188,8 +189,9 @@ def _respond(state: Mapping[str, Any], call: Call, options: Mapping[str, Any]) -
     )
     stream = clone.answer(turn, record=False)
     write = get_stream_writer()
-    for piece in stream:
-        write(piece)  # already through the guard
+    with call.deps.gate.outside(STEP_OUT_AFTER):  # others go through while the model answers
+        for piece in stream:
+            write(piece)  # already through the guard
     assert stream.answered is not None
     text, usage, withheld = stream.answered
     if usage is not None:
@@ -274,13 +276,16 @@ def chat(
     """One turn of the fan's conversation with the creator's clone, as a run.
 
     `key` (a request id) makes a retried request return the same turn (see `_finished`).
+    The turn goes through the process's gate (`graphs._gate`), stepping out while its
+    model answers.
 
     Raises:
         ConstraintViolationError: a request with this key is being answered right now.
     """
     input = {"creator_id": creator_id, "fan_id": fan_id, "message": message, "key": key}
-    run = runs.start(CHAT, input, durability="exit", **_ids(creator_id, fan_id, key))
-    return _turn(_finished(runs, run), runs)
+    with runs.deps.gate.through():
+        run = runs.start(CHAT, input, durability="exit", **_ids(creator_id, fan_id, key))
+        return _turn(_finished(runs, run), runs)
 
 
 def chat_stream(

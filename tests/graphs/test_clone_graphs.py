@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import BaseMessage
@@ -17,6 +18,7 @@ from agents import Model, ScriptedChatModel, clone_entity_id, fan
 from agents.errors import AccessDeniedError, ConfigurationError, InsufficientContentError
 from agents.providers import Providers
 from graphs import Deps, Runs, checkpointer, clone
+from knowledge import Retriever
 from ontology.errors import ConstraintViolationError, InvalidInputError
 from tests.agents.conftest import World
 from tests.agents.test_clone import PERSONALITY
@@ -248,3 +250,55 @@ def test_two_messages_at_once_from_one_fan_are_answered_one_after_the_other(
         turns = [first.result(timeout=60), second.result(timeout=60)]
     assert [t.text for t in turns] == ["First answer [1].", "Second answer [1]."]
     assert [m for m, _ in turns[1].run.values["history"]] == ["First?", "Second?"]
+
+
+def test_turns_at_once_go_through_the_gate_one_at_a_time(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two fans' turns in one process: their searches never overlap (each turn's work runs
+    alone, `graphs._gate`), and both are answered."""
+    build(world, tmp_path)
+    fans = [fan(world.store, world.creator_id, name).id for name in ("sam", "ada")]
+    inside, most, lock = [0], [0], threading.Lock()
+    search = Retriever.search
+
+    def slow_search(self: Retriever, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.2)  # the other turn is waiting by now
+        with lock:
+            inside[0] -= 1
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(Retriever, "search", slow_search)
+    with running(world, tmp_path, "One [1].", "Two [1].") as runs, ThreadPoolExecutor(2) as pool:
+        turns = [pool.submit(clone.chat, runs, world.creator_id, f, "Rest?") for f in fans]
+        answers = sorted(t.result(timeout=60).text for t in turns)
+    assert most[0] == 1 and answers == ["One [1].", "Two [1]."]
+
+
+def test_a_turn_waiting_for_its_model_lets_other_turns_through(
+    world: World, tmp_path: Path
+) -> None:
+    """The gate is left while the model answers: sam's model waits for ada's whole turn,
+    which could not begin if sam's turn kept the gate."""
+    build(world, tmp_path)
+    sam, ada = (fan(world.store, world.creator_id, name).id for name in ("sam", "ada"))
+    answering, ada_answered = threading.Event(), threading.Event()
+
+    def reply(messages: list[BaseMessage]) -> str:
+        if "Sam's" in str(messages[-1].content):
+            answering.set()
+            return "Sam's answer [1]." if ada_answered.wait(10) else "ada never got through"
+        return "Ada's answer [1]."
+
+    with running(world, tmp_path, reply, reply) as runs, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(clone.chat, runs, world.creator_id, sam, "Sam's question?")
+        assert answering.wait(30)
+        second = clone.chat(runs, world.creator_id, ada, "Ada's question?")
+        ada_answered.set()
+        assert (first.result(timeout=30).text, second.text) == (
+            "Sam's answer [1].",
+            "Ada's answer [1].",
+        )
