@@ -22,6 +22,7 @@ from knowledge import Retriever
 from ontology.errors import ConstraintViolationError, InvalidInputError
 from tests.agents.conftest import World
 from tests.agents.test_clone import PERSONALITY
+from tests.graphs.test_gate import Overlap
 
 
 @contextmanager
@@ -259,23 +260,17 @@ def test_turns_at_once_go_through_the_gate_one_at_a_time(
     alone, `graphs._gate`), and both are answered."""
     build(world, tmp_path)
     fans = [fan(world.store, world.creator_id, name).id for name in ("sam", "ada")]
-    inside, most, lock = [0], [0], threading.Lock()
-    search = Retriever.search
+    overlap, search = Overlap(), Retriever.search
 
     def slow_search(self: Retriever, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            inside[0] += 1
-            most[0] = max(most[0], inside[0])
-        time.sleep(0.2)  # the other turn is waiting by now
-        with lock:
-            inside[0] -= 1
+        overlap.during(0.2)  # the other turn is waiting by now
         return search(self, *args, **kwargs)
 
     monkeypatch.setattr(Retriever, "search", slow_search)
     with running(world, tmp_path, "One [1].", "Two [1].") as runs, ThreadPoolExecutor(2) as pool:
         turns = [pool.submit(clone.chat, runs, world.creator_id, f, "Rest?") for f in fans]
         answers = sorted(t.result(timeout=60).text for t in turns)
-    assert most[0] == 1 and answers == ["One [1].", "Two [1]."]
+    assert overlap.most == 1 and answers == ["One [1].", "Two [1]."]
 
 
 def test_a_turn_waiting_for_its_model_lets_other_turns_through(

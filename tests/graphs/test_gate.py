@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,31 +12,39 @@ import pytest
 from graphs._gate import Gate
 
 
+class Overlap:
+    """How many callers of `during` were inside it at once, at most (`most`)."""
+
+    def __init__(self) -> None:
+        self.inside = self.most = 0
+        self._lock = threading.Lock()
+
+    def during(self, seconds: float) -> None:
+        """Be inside for `seconds`: long enough for the others to be waiting."""
+        with self._lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+        time.sleep(seconds)
+        with self._lock:
+            self.inside -= 1
+
+
 def test_one_holder_at_a_time_the_next_goes_through_once_the_first_leaves() -> None:
-    gate, inside, most = Gate(), [0], [0]
-    lock = threading.Lock()
+    gate, overlap = Gate(), Overlap()
 
     def turn() -> None:
         with gate.through():
-            with lock:
-                inside[0] += 1
-                most[0] = max(most[0], inside[0])
-            time.sleep(0.05)  # long enough for the others to be waiting
-            with lock:
-                inside[0] -= 1
+            overlap.during(0.05)
 
     with ThreadPoolExecutor(4) as pool:
         for done in [pool.submit(turn) for _ in range(4)]:
             done.result(timeout=10)
-    assert most[0] == 1
+    assert overlap.most == 1
 
 
 def test_a_holder_that_steps_out_lets_another_through_and_comes_back_in() -> None:
     gate, passed = Gate(), threading.Event()
-
-    def other() -> None:
-        with gate.through():
-            passed.set()
+    other = functools.partial(_through, gate, passed)
 
     with gate.through():
         with ThreadPoolExecutor(1) as pool:
@@ -83,15 +92,15 @@ def test_a_gate_steps_out_only_of_itself() -> None:
         _through_within(first, 0.2)
 
 
+def _through(gate: Gate, passed: threading.Event) -> None:
+    with gate.through():
+        passed.set()
+
+
 def _through_within(gate: Gate, seconds: float) -> None:
     """Go through `gate` on another thread, or raise TimeoutError if it stays shut."""
     went = threading.Event()
-
-    def go() -> None:
-        with gate.through():
-            went.set()
-
-    threading.Thread(target=go, daemon=True).start()
+    threading.Thread(target=_through, args=(gate, went), daemon=True).start()
     if not went.wait(seconds):
         raise TimeoutError("the gate stayed shut")
 
@@ -100,10 +109,7 @@ def test_a_short_wait_keeps_the_place_a_long_one_lets_others_through() -> None:
     """`outside(after)`: a block quicker than `after` never leaves the gate (an instant
     model's turn keeps its place); a longer one leaves it once `after` has passed."""
     gate, passed = Gate(), threading.Event()
-
-    def other() -> None:
-        with gate.through():
-            passed.set()
+    other = functools.partial(_through, gate, passed)
 
     with gate.through():
         waiting = threading.Thread(target=other)
