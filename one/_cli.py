@@ -24,9 +24,9 @@ from agents.errors import AgentsError
 from graphs import Run
 from knowledge.errors import KnowledgeError
 from one._app import One, run_json
-from one._settings import Settings
+from one._settings import Settings, locked
 from ontology import Entity, Event
-from ontology.errors import OntologyError
+from ontology.errors import DatabaseLockedError, OntologyError
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
@@ -88,6 +88,9 @@ def _one_line(error: Exception) -> str:
         ctx = getattr(error, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx else ""
         return f"{error.format_message()}{hint}"  # type: ignore[attr-defined]
+    if isinstance(error, DatabaseLockedError):
+        again = "run the command again once the other writer is done"
+        return locked(Path(error.url).name, error.waited_s, again=again)
     known = (OntologyError, AgentsError, KnowledgeError, UsageFailureError, ValueError, OSError)
     text = str(error) if isinstance(error, known) else f"{type(error).__name__}: {error}"
     return " ".join(text.split()) or type(error).__name__

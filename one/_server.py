@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request
@@ -41,6 +42,7 @@ from one import _keys
 from one._app import One, run_json
 from one._keys import Caller
 from one._schedules import Scheduler, Schedules
+from one._settings import locked
 from ontology import Entity, Event
 from ontology.errors import (
     ConstraintViolationError,
@@ -714,6 +716,12 @@ def _error(request: Request, status: int, detail: str, **extra: Any) -> JSONResp
     return JSONResponse(body, status_code=status)
 
 
+_AGAIN = (
+    "send the request again (with the same Idempotency-Key, a run that had begun carries on "
+    "where it stopped)"
+)
+
+
 def _errors(app: FastAPI) -> None:
     def handler(status: int) -> Any:
         async def handle(request: Request, error: Exception) -> JSONResponse:
@@ -739,7 +747,8 @@ def _errors(app: FastAPI) -> None:
         return response
 
     async def busy(request: Request, error: Exception) -> JSONResponse:
-        return overloaded(request, str(error))
+        assert isinstance(error, DatabaseLockedError)
+        return overloaded(request, locked(Path(error.url).name, error.waited_s, again=_AGAIN))
 
     app.add_exception_handler(DatabaseLockedError, busy)
 
@@ -748,12 +757,7 @@ def _errors(app: FastAPI) -> None:
         if "locked" not in str(error):
             return _error(request, 500, f"the checkpoint database failed: {error}")
         waited = request.app.state.one.settings.busy_timeout
-        return overloaded(
-            request,
-            f"the checkpoint database stayed locked by another writer for {waited:g} s; "
-            "send the request again (with the same Idempotency-Key, a run that had begun "
-            "carries on where it stopped), or raise ONE_BUSY_TIMEOUT",
-        )
+        return overloaded(request, locked("of checkpoints", waited, again=_AGAIN))
 
     app.add_exception_handler(sqlite3.OperationalError, sqlite_error)
 

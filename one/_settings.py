@@ -33,3 +33,13 @@ class Settings(BaseSettings):
         ge=0,
         description="seconds a SQLite write (ontology, checkpoints) waits for other writers",
     )
+
+
+def locked(database: str, waited: float, *, again: str) -> str:
+    """What a user is told of `database` (its file's name) that another writer held for
+    longer than `busy_timeout` (`waited` seconds): nothing was written; `again` says how to
+    try again."""
+    return (
+        f"the database {database} stayed locked by another writer for {waited:g} s; nothing "
+        f"was written: {again}, or raise ONE_BUSY_TIMEOUT"
+    )

@@ -4,6 +4,7 @@ line with a non-zero exit code and no traceback."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -203,3 +204,23 @@ def test_errors_are_one_line_with_a_non_zero_exit(
     assert says in err
     assert "Traceback" not in err + out
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_database_another_writer_holds_is_one_line_that_says_what_to_do(
+    cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli("init", "--creator", "Maya Lin")
+    monkeypatch.setenv("ONE_BUSY_TIMEOUT", "0.2")
+    other = sqlite3.connect(tmp_path / "data" / "one.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process's writer, in its transaction
+        got, out, err = cli("init", "--creator", "Ben Okafor")
+    finally:
+        other.rollback()
+        other.close()
+    assert got == 1
+    assert "the database one.db stayed locked by another writer for 0.2 s" in err
+    assert "run the command again" in err and "ONE_BUSY_TIMEOUT" in err
+    assert "Traceback" not in err + out
+    assert len(err.strip().splitlines()) == 1
+    assert cli("init", "--creator", "Ben Okafor")[0] == 0  # nothing was half-written

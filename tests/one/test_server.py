@@ -519,7 +519,10 @@ def test_a_database_another_writer_holds_is_503_to_send_again_and_nothing_is_los
             busy = s.client.post("/v1/chat/completions", json=body, headers=s.as_(s.mayas))
         assert busy.status_code == 503, busy.text
         assert busy.headers["Retry-After"] == "1"
-        assert "stayed locked by another writer" in busy.json()["error"]["message"]
+        message = busy.json()["error"]["message"]
+        assert "the database one.db stayed locked by another writer" in message
+        assert "ONE_BUSY_TIMEOUT" in message  # the server's setting, not Store.open's
+        assert str(one.settings.data_dir) not in message  # no server paths to callers
         assert _interactions(one, "Hi") == 0
         again = s.client.post("/v1/chat/completions", json=body, headers=s.as_(s.mayas))
         assert again.status_code == 200, again.text
@@ -540,7 +543,9 @@ def test_checkpoints_another_writer_holds_are_503_and_the_turn_carries_on_when_s
             busy = s.client.post("/v1/chat/completions", json=body, headers=headers)
         assert busy.status_code == 503, busy.text
         assert busy.headers["Retry-After"] == "1"
-        assert "checkpoint database stayed locked" in busy.json()["error"]["message"]
+        message = busy.json()["error"]["message"]
+        assert "the database of checkpoints stayed locked by another writer" in message
+        assert "ONE_BUSY_TIMEOUT" in message
         [turn] = [r for r in one.runs_of(limit=500) if r.graph == clone.CHAT]
         assert turn.status == "failed"
         again = s.client.post("/v1/chat/completions", json=body, headers=headers)
