@@ -36,10 +36,9 @@ class Settings(BaseSettings):
 
 
 def locked(database: str, waited: float, *, again: str) -> str:
-    """What a user is told of `database` (its file's name) that another writer held for
-    longer than `busy_timeout` (`waited` seconds): nothing was written; `again` says how to
-    try again."""
+    """What a user is told when another writer held `database` (its file's name, say) for
+    longer than `busy_timeout` (`waited` seconds); `again` says how to try again."""
     return (
-        f"the database {database} stayed locked by another writer for {waited:g} s; nothing "
-        f"was written: {again}, or raise ONE_BUSY_TIMEOUT"
+        f"the database {database} stayed locked by another writer for {waited:g} s, and the "
+        f"write that waited was not made: {again}, or raise ONE_BUSY_TIMEOUT"
     )
