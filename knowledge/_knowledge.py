@@ -25,7 +25,7 @@ from knowledge._embedder import Embedder
 from knowledge._retriever import Retriever
 from knowledge._sources import Source, SourceKind, from_record, load_file, walk
 from knowledge.errors import ConfigurationError, SourceError
-from ontology import Entity, Store
+from ontology import Entity, Store, every
 
 ENTITY_TYPES: dict[SourceKind, str] = {
     "video": "video",
@@ -46,7 +46,7 @@ class Progress:
     done: int
     total: int
     source: str
-    outcome: str  # "added", "updated", "unchanged" or "failed"
+    outcome: str  # "added", "updated", "moved", "unchanged" or "failed"
 
 
 @dataclass
@@ -58,6 +58,7 @@ class _Plan:
     chunks: list[Chunk]
     stored: set[str]  # ids of the chunks Chroma holds for the source now
     gone: list[str]
+    moved_from: Entity | None = None  # the same file, recorded where it no longer is
 
     @property
     def new(self) -> list[Chunk]:
@@ -70,12 +71,14 @@ class _Plan:
 
 @dataclass
 class IngestReport:
-    """What an ingest did. `failed` maps a source to why it was refused."""
+    """What an ingest did. `failed` maps a source to why it was refused; `moved`, a file
+    whose content was recorded under a path that is gone, to that path."""
 
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    moved: dict[str, str] = field(default_factory=dict)
     chunks_written: int = 0
     chunks_removed: int = 0
 
@@ -177,16 +180,27 @@ class Knowledge:
         *,
         on_progress: Callable[[Progress], None] | None = None,
     ) -> IngestReport:
-        """Ingest sources; each is added, updated (only its changed chunks) or left alone.
+        """Ingest sources; each is added, updated (only its changed chunks), moved or left
+        alone.
 
         The new chunks of several sources are embedded together (the model is several
         times faster on full batches); each source is then written on its own.
         """
         self._check_creator(creator_id)
+        moves = _Moves(self.store, creator_id)
+        return self._ingest_sources(creator_id, sources, on_progress, moves)
+
+    def _ingest_sources(
+        self,
+        creator_id: str,
+        sources: Sequence[Source],
+        on_progress: Callable[[Progress], None] | None,
+        moves: _Moves,
+    ) -> IngestReport:
         sources = list({s.key: s for s in sources}.values())  # one key twice: the last wins
         report, pending = IngestReport(), list[_Plan]()
         for done, source in enumerate(sources, start=1):
-            plan = self._plan(creator_id, source)
+            plan = self._plan(creator_id, source, moves)
             if plan is None:
                 report.unchanged.append(source.key)
                 if on_progress:
@@ -244,23 +258,25 @@ class Knowledge:
         kind: SourceKind | None,
         on_progress: Callable[[Progress], None] | None,
     ) -> IngestReport:
-        report = IngestReport()
+        self._check_creator(creator_id)
+        report, moves = IngestReport(), _Moves(self.store, creator_id)  # one for every file
         for done, file in enumerate(files, start=1):
             try:
-                part = self.ingest_sources(
-                    creator_id, load_file(file, kind=kind, max_bytes=self.max_bytes)
-                )
+                sources = load_file(file, kind=kind, max_bytes=self.max_bytes)
+                part = self._ingest_sources(creator_id, sources, None, moves)
             except SourceError as e:
                 report.failed[str(file)] = str(e)
                 outcome = "failed"
             else:
                 _merge(report, part)
-                outcome = "added" if part.added else "updated" if part.updated else "unchanged"
+                outcome = next(
+                    (o for o in ("added", "updated", "moved") if getattr(part, o)), "unchanged"
+                )
             if on_progress:
                 on_progress(Progress(done, len(files), str(file), outcome))
         return report
 
-    def _plan(self, creator_id: str, source: Source) -> _Plan | None:
+    def _plan(self, creator_id: str, source: Source, moves: _Moves) -> _Plan | None:
         """What ingesting `source` has to do; `None` when it is already stored as it is."""
         entity_id = source_entity_id(creator_id, source.key)
         chunks = self.splitter.split(source, creator_id=creator_id, entity_id=entity_id)
@@ -275,7 +291,8 @@ class Knowledge:
             and entity.properties.get("contentHash") == source.content_hash
         ):
             return None
-        return _Plan(source, entity, chunks, stored, sorted(stored - wanted))
+        moved_from = moves.of(source) if entity is None else None
+        return _Plan(source, entity, chunks, stored, sorted(stored - wanted), moved_from)
 
     def _apply(
         self,
@@ -295,9 +312,16 @@ class Knowledge:
         for n, plan in enumerate(plans, start=done - len(plans) + 1):
             report.chunks_written += len(plan.new)
             report.chunks_removed += len(plan.gone)
+            if plan.moved_from is not None:  # first: a crash here leaves no copy behind
+                old = str(plan.moved_from.properties["source"])
+                report.chunks_removed += self.delete(creator_id, old)
+                report.moved[plan.source.key] = old
             self._record(creator_id, plan, len(plan.chunks))
             outcome = "updated" if plan.entity is not None else "added"
-            getattr(report, outcome).append(plan.source.key)
+            if plan.moved_from is not None:
+                outcome = "moved"
+            else:
+                getattr(report, outcome).append(plan.source.key)
             if on_progress:
                 on_progress(Progress(n, total, plan.source.key, outcome))
 
@@ -346,12 +370,11 @@ class Knowledge:
                     id=entity_id,
                 )
                 tx.connections.connect(creator_id, entity_id, "owns")
+                uploaded = {"source": source.key, "kind": source.kind, "chunks": chunk_count}
+                if plan.moved_from is not None:
+                    uploaded["movedFrom"] = plan.moved_from.properties["source"]
                 tx.events.append(
-                    "content_uploaded",
-                    creator_id,
-                    entity_id,
-                    {"source": source.key, "kind": source.kind, "chunks": chunk_count},
-                    idempotency_key=key,
+                    "content_uploaded", creator_id, entity_id, uploaded, idempotency_key=key
                 )
                 return
             tx.entities.restore(entity_id)
@@ -377,8 +400,34 @@ def source_entity_id(creator_id: str, source_key: str) -> str:
     return str(uuid.uuid5(_IDS, f"{creator_id}\0{source_key}"))
 
 
+class _Moves:
+    """The creator's files recorded at paths that are gone, by content, for an ingest to
+    find a file moved (or its folder, or the repository it is in) by: the same content
+    under a new path is that source, not a second copy of it beside the first."""
+
+    def __init__(self, store: Store, creator_id: str) -> None:
+        self._store, self._creator_id = store, creator_id
+        self._gone: dict[str, list[Entity]] | None = None  # listed when first asked
+
+    def of(self, source: Source) -> Entity | None:
+        """The recorded source that `source` (new under its path) is, moved; or None."""
+        if not os.path.isabs(source.key):  # a record's key: the same wherever its file is
+            return None
+        if self._gone is None:
+            self._gone = {}
+            for entity in every(self._store.entities.query, owner=self._creator_id, limit=500):
+                where = entity.properties.get("source")
+                if isinstance(where, str) and os.path.isabs(where) and not Path(where).exists():
+                    self._gone.setdefault(str(entity.properties.get("contentHash")), []).append(
+                        entity
+                    )
+        found = self._gone.get(source.content_hash)
+        return found.pop(0) if found else None  # once: a second copy is a new source
+
+
 def _merge(report: IngestReport, part: IngestReport) -> None:
     report.added += part.added
+    report.moved |= part.moved
     report.updated += part.updated
     report.unchanged += part.unchanged
     report.chunks_written += part.chunks_written

@@ -161,7 +161,8 @@ def ingest(
             report = one.ingest(who.id, path, on_progress=progress)
         console.print(
             f"{len(report.added)} added, {len(report.updated)} updated, "
-            f"{len(report.unchanged)} unchanged, {len(report.failed)} failed "
+            + (f"{len(report.moved)} moved, " if report.moved else "")
+            + f"{len(report.unchanged)} unchanged, {len(report.failed)} failed "
             f"({report.chunks_written} chunks written)"
         )
         for source, why in report.failed.items():

@@ -9,7 +9,7 @@ import pytest
 
 from knowledge import FakeEmbedder, Knowledge, Progress, source_entity_id
 from knowledge.errors import ConfigurationError, EmbedderMismatchError, SourceError
-from ontology import Store
+from ontology import Store, every
 from ontology.errors import NotFoundError
 from tests.knowledge.conftest import SAMPLE, MakeKnowledge
 
@@ -101,6 +101,76 @@ def test_deleting_a_source_removes_its_chunks(
     knowledge.ingest(creator, content / "videos" / "knife-skills.vtt")  # and back again
     assert store.entities.get(entity).deleted_at is None
     assert knowledge.count(creator) == total
+
+
+FILES = 4 + 5 + 3  # videos, audio, articles: keyed by their path (posts and Q&As by id)
+
+
+def test_content_moved_is_recorded_where_it_is_now_not_ingested_beside_itself(
+    knowledge: Knowledge, store: Store, creator: str, content: Path, tmp_path: Path
+) -> None:
+    """The folder moves (or the repository it is in): its files are the sources they were,
+    at their new paths; no passage is stored twice."""
+    first = knowledge.ingest(creator, content)
+    total = knowledge.count(creator)
+    moved = Path(shutil.move(content, tmp_path / "elsewhere")).resolve()
+    report = knowledge.ingest(creator, moved)
+    assert report.added == report.updated == [] and len(report.moved) == FILES
+    assert len(report.unchanged) == len(first.added) - FILES
+    assert knowledge.count(creator) == total
+    for new, old in report.moved.items():
+        assert Path(new).is_relative_to(moved) and not Path(new).is_relative_to(content)
+        assert Path(old).is_relative_to(content.resolve())
+        assert _chunk_ids(knowledge, creator, old) == set() != _chunk_ids(knowledge, creator, new)
+        with pytest.raises(NotFoundError, match="deleted"):
+            store.entities.get(source_entity_id(creator, old))
+        entity = source_entity_id(creator, new)
+        uploaded = store.events.timeline(target_id=entity, type="content_uploaded").items
+        assert [e.metadata["movedFrom"] for e in uploaded] == [old]
+    hits = knowledge.retriever(creator).search("knife skills", k=20)
+    paths = [h.chunk.source for h in hits if h.chunk.source.startswith("/")]
+    assert paths and all(Path(p).is_relative_to(moved) for p in paths)
+    again = knowledge.ingest(creator, moved)
+    assert again.moved == {} and len(again.unchanged) == len(first.added)
+
+
+def test_a_copy_beside_its_original_is_a_source_of_its_own(
+    knowledge: Knowledge, creator: str, content: Path, tmp_path: Path
+) -> None:
+    knowledge.ingest(creator, content)
+    copy = shutil.copytree(content / "articles", tmp_path / "copy")
+    report = knowledge.ingest(creator, copy)
+    assert len(report.added) == 3 and report.moved == {}
+
+
+def test_a_move_stopped_half_way_is_finished_by_ingesting_again(
+    knowledge: Knowledge,
+    store: Store,
+    creator: str,
+    content: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stopped after the old path's source is removed, before the new one is recorded:
+    nothing is lost, and the next ingest records it."""
+    knowledge.ingest(creator, content / "articles")
+    total = knowledge.count(creator)
+    moved = Path(shutil.move(content / "articles", tmp_path / "articles")).resolve()
+
+    def crash(*args: object) -> None:
+        raise RuntimeError("stopped")
+
+    monkeypatch.setattr(Knowledge, "_record", crash)
+    with pytest.raises(RuntimeError, match="stopped"):
+        knowledge.ingest(creator, moved)
+    monkeypatch.undo()
+    report = knowledge.ingest(creator, moved)
+    assert len(report.added) + len(report.moved) == 3
+    assert knowledge.count(creator) == total
+    live = [e for e in every(store.entities.query, owner=creator, limit=500)]
+    assert sorted(str(e.properties["source"]) for e in live) == sorted(
+        str(p) for p in moved.iterdir()
+    )
 
 
 def test_a_bad_file_in_a_directory_does_not_stop_the_others(

@@ -4,6 +4,7 @@ line with a non-zero exit code and no traceback."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -67,6 +68,15 @@ def test_init_ingest_search_and_listings(cli: Run) -> None:
     assert code == 0 and len(hits) == 3
     assert all({"score", "dense", "lexical", "title", "text"} <= set(h) for h in hits)
     assert hits == sorted(hits, key=lambda h: -h["score"])
+
+
+def test_ingesting_content_moved_says_so_and_stores_nothing_twice(cli: Run, tmp_path: Path) -> None:
+    content = shutil.copytree(SAMPLE / "content", tmp_path / "content")
+    cli("init", "--profile", str(SAMPLE / "profile.json"))
+    cli("ingest", str(content), "-c", "Maya Lin")
+    moved = shutil.move(content, tmp_path / "moved")
+    code, out, _ = cli("ingest", str(moved), "-c", "Maya Lin")
+    assert code == 0 and "0 added, 0 updated, 12 moved, 20 unchanged" in out
 
 
 def test_clone_chat_one_shot_and_interactive(cli: Run) -> None:
