@@ -35,7 +35,6 @@ from graphs.clone import ChatTurn
 from one._app import One
 
 LOOK_AGAIN_AFTER = 1.0  # seconds before the folder is listed again for new processes
-ANSWER_WITHIN = 30.0  # seconds a closing process gives the turns it has taken
 
 
 class PeerLostError(RuntimeError):
@@ -52,36 +51,28 @@ class Peers:
         self._looked = 0.0
         self._listener: Listener | None = None
         self._board: mmap.mmap | None = None
-        self._answering = 0  # others' turns taken and not yet answered
-        self._answered = threading.Condition()
 
     def start(self) -> None:
         """Publish this process's load and take other processes' turns."""
-        listener = Listener(str(self._socket(self._name)), family="AF_UNIX", backlog=64)
         board = self._folder / f"{self._name}.load"
         board.write_bytes(b"\0")
         with board.open("r+b") as file:
             self._board = mmap.mmap(file.fileno(), 1)
         self._one.runs.deps.gate.on_load = self._publish
+        listener = Listener(str(self._socket(self._name)), family="AF_UNIX")
         self._listener = listener
         threading.Thread(target=self._take, args=(listener,), name="one-peers", daemon=True).start()
 
-    def close(self, wait: float = ANSWER_WITHIN) -> None:
-        """Take no more turns, and answer those taken (for up to `wait` seconds)."""
+    def close(self) -> None:
+        """Take no more turns (those being answered are) and publish no more."""
+        self._one.runs.deps.gate.on_load = None
         listener, self._listener = self._listener, None
         if listener is not None:
             with contextlib.suppress(OSError):  # wakes `_take`, which then stops
                 Client(str(self._socket(self._name)), family="AF_UNIX").close()
-            with contextlib.suppress(FileNotFoundError):
-                listener.close()  # removes the socket's file
-        with self._answered:
-            self._answered.wait_for(lambda: self._answering == 0, timeout=wait)
-        self._one.runs.deps.gate.on_load = None
+            listener.close()  # removes the socket's file
         with contextlib.suppress(FileNotFoundError):
             (self._folder / f"{self._name}.load").unlink()
-        if self._board is not None:
-            self._board.close()
-            self._board = None
 
     def chat(
         self, creator_id: str, handle: str, message: str, *, key: str | None = None
@@ -98,18 +89,8 @@ class Peers:
     # -- this process's side ---------------------------------------------------------
 
     def _publish(self, load: int) -> None:
-        """The gate's load, and the turns taken that have not reached it yet: a process
-        handed several at once is busy from the first."""
-        board = self._board
-        if board is not None:
-            with contextlib.suppress(ValueError):  # closed meanwhile
-                board[0] = min(load + self._answering, 255)
-
-    def _taking(self, change: int) -> None:
-        with self._answered:
-            self._answering += change
-            self._answered.notify_all()
-        self._publish(self._one.runs.deps.gate.load)
+        if self._board is not None:
+            self._board[0] = min(load, 255)
 
     def _take(self, listener: Listener) -> None:
         while True:
@@ -123,22 +104,18 @@ class Peers:
             threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
 
     def _answer(self, connection: Connection) -> None:
-        self._taking(+1)
-        try:
-            with connection, contextlib.suppress(EOFError, OSError):  # the asker is gone
-                creator_id, handle, message, key = connection.recv()
-                reply: tuple[str, Any]
-                try:
-                    reply = ("turn", self._one.chat(creator_id, handle, message, key=key))
-                except Exception as error:  # handed back, to be raised there
-                    reply = ("error", _portable(error))
-                try:
-                    connection.send(reply)
-                except Exception as error:  # it would not pickle
-                    failed = RuntimeError(f"the answer could not be handed back: {error}")
-                    connection.send(("error", _portable(failed)))
-        finally:
-            self._taking(-1)
+        with connection, contextlib.suppress(EOFError, OSError):  # the asker is gone
+            creator_id, handle, message, key = connection.recv()
+            reply: tuple[str, Any]
+            try:
+                reply = ("turn", self._one.chat(creator_id, handle, message, key=key))
+            except Exception as error:  # handed back, to be raised there
+                reply = ("error", _portable(error))
+            try:
+                connection.send(reply)
+            except Exception as error:  # it would not pickle
+                failed = RuntimeError(f"the answer could not be handed back: {error}")
+                connection.send(("error", _portable(failed)))
 
     # -- the others' -----------------------------------------------------------------
 
@@ -168,9 +145,9 @@ class Peers:
         """A connection to `peer`, or None (and it is forgotten) if it has gone."""
         try:
             return Client(str(self._socket(peer)), family="AF_UNIX")
-        except OSError:  # no socket, or no one listening on it
+        except OSError as error:  # no socket, or no one listening on it
             self._loads.pop(peer, None)  # not closed: another thread may be reading it
-            if _gone(peer):  # killed: its files stayed
+            if isinstance(error, ConnectionRefusedError):  # killed: its files stayed
                 for stale in (self._socket(peer), self._folder / f"{peer}.load"):
                     stale.unlink(missing_ok=True)
             return None
@@ -205,20 +182,9 @@ def _rebuilt(portable: tuple[str, str, tuple[Any, ...], dict[str, Any]]) -> Exce
         kind: Any = importlib.import_module(module)
         for part in name.split("."):
             kind = getattr(kind, part)
-        error: Exception = kind.__new__(kind, *args)  # not `__init__`: see `_portable`
-        error.args = args
-        vars(error).update(attributes)
+        error: Exception = Exception.__new__(kind)
     except (ImportError, AttributeError, TypeError):  # not a class this process has
         return RuntimeError(f"{module}.{name}: {' '.join(str(a) for a in args)}")
+    error.args = args
+    vars(error).update(attributes)
     return error
-
-
-def _gone(name: str) -> bool:
-    """Whether the process a peer's files are named for has ended."""
-    try:
-        os.kill(int(name), 0)
-    except ProcessLookupError:
-        return True
-    except (ValueError, OSError):  # not a process's name; or not ours to signal
-        return False
-    return False
