@@ -17,7 +17,6 @@ import json
 import os
 import re
 import sqlite3
-import tempfile
 import threading
 import time
 import uuid
@@ -42,7 +41,6 @@ from knowledge.errors import KnowledgeError
 from one import _keys
 from one._app import One, run_json
 from one._keys import Caller
-from one._peers import PeerLostError, Peers
 from one._schedules import Scheduler, Schedules
 from one._settings import locked
 from ontology import Entity, Event
@@ -293,22 +291,17 @@ def serve(
             _freeze()
             uvicorn.run(app, host=host, port=port, log_level="warning")
             return
-    with tempfile.TemporaryDirectory(prefix="one-serve-") as peers:  # the user's only
-        os.environ[_WORKER_ENV] = json.dumps(
-            {
-                "make": f"{make.__module__}:{make.__qualname__}",
-                "scheduler": scheduler,
-                "peers": peers,
-            }
-        )
-        uvicorn.run(
-            f"{__name__}:worker_app",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_level="warning",
-        )
+    os.environ[_WORKER_ENV] = json.dumps(
+        {"make": f"{make.__module__}:{make.__qualname__}", "scheduler": scheduler}
+    )
+    uvicorn.run(
+        f"{__name__}:worker_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="warning",
+    )
 
 
 def worker_app() -> Any:
@@ -322,8 +315,7 @@ def worker_app() -> Any:
     module, _, name = spec["make"].partition(":")
     make: Callable[[], One] = getattr(importlib.import_module(module), name)
     one = make()
-    peers = Peers(one, Path(spec["peers"])) if spec.get("peers") else None
-    app = create_app(one, scheduler=spec["scheduler"], close=True, peers=peers)
+    app = create_app(one, scheduler=spec["scheduler"], close=True)
     _warm(one)
     _freeze()
     return app
@@ -347,14 +339,10 @@ def _freeze() -> None:
     gc.freeze()
 
 
-def create_app(
-    one: One, *, scheduler: bool = False, close: bool = False, peers: Peers | None = None
-) -> Any:
+def create_app(one: One, *, scheduler: bool = False, close: bool = False) -> Any:
     """The server's ASGI app over `one`; with `scheduler`, due schedules run in it too;
-    with `close`, `one` is closed when the app shuts down; with `peers`, chat turns that
-    come while this process is busy go to another of the server's processes."""
+    with `close`, `one` is closed when the app shuts down."""
     stop = threading.Event()
-    answer = peers.chat if peers is not None else one.chat
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -362,11 +350,7 @@ def create_app(
         if scheduler:
             ticker = threading.Thread(target=_schedule_loop, args=(one, stop), daemon=True)
             ticker.start()
-        if peers is not None:
-            peers.start()
         yield
-        if peers is not None:
-            peers.close()
         stop.set()
         if close:
             if ticker is not None:
@@ -447,7 +431,7 @@ def create_app(
         if body.stream:
             stream = one.chat_stream(creator.id, body.fan, body.message, key=body.key)
             return StreamingResponse(_sse_chat(stream), media_type="text/event-stream")
-        turn = answer(creator.id, body.fan, body.message, key=body.key)
+        turn = one.chat(creator.id, body.fan, body.message, key=body.key)
         return {
             "text": turn.text,
             "withheld": turn.withheld,
@@ -583,7 +567,7 @@ def create_app(
             return StreamingResponse(
                 _openai_chunks(stream, completion_id, name), media_type="text/event-stream"
             )
-        turn = answer(creator.id, fan, message, key=idempotency_key)
+        turn = one.chat(creator.id, fan, message, key=idempotency_key)
         usage = (turn.run.values.get("answer") or {}).get("usage") or {}
         return {
             "id": completion_id,
@@ -767,11 +751,6 @@ def _errors(app: FastAPI) -> None:
         return overloaded(request, locked(Path(error.url).name, error.waited_s, again=_AGAIN))
 
     app.add_exception_handler(DatabaseLockedError, busy)
-
-    async def lost(request: Request, error: Exception) -> JSONResponse:
-        return overloaded(request, str(error))
-
-    app.add_exception_handler(PeerLostError, lost)
 
     async def sqlite_error(request: Request, error: Exception) -> JSONResponse:
         # The checkpoints' SQLite (LangGraph's saver) raises sqlite3's own errors.
