@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
 
 STEP_OUT_AFTER = 0.005  # seconds of waiting before a turn leaves the gate to others
@@ -28,38 +28,20 @@ _held: ContextVar[Gate | None] = ContextVar("one_gate_held", default=None)
 
 
 class Gate:
-    """A process's chat turns, one at a time (see the module).
-
-    `load` is how many turns are in the gate or waiting to come in (not those stepped
-    out); `on_load`, if set, hears each change of it (`one._peers` publishes it to the
-    server's other processes).
-    """
+    """A process's chat turns, one at a time (see the module)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counting = threading.Lock()
-        self.load = 0
-        self.on_load: Callable[[int], None] | None = None
-
-    def _count(self, change: int) -> None:
-        with self._counting:
-            self.load += change
-            if self.on_load is not None:
-                self.on_load(self.load)
 
     @contextlib.contextmanager
     def through(self) -> Iterator[None]:
         """Hold the gate for the block, once the turn before has left it."""
-        self._count(+1)
-        try:
-            with self._lock:
-                token = _held.set(self)
-                try:
-                    yield
-                finally:
-                    _held.reset(token)
-        finally:
-            self._count(-1)
+        with self._lock:
+            token = _held.set(self)
+            try:
+                yield
+            finally:
+                _held.reset(token)
 
     @contextlib.contextmanager
     def outside(self, after: float = 0.0) -> Iterator[None]:
@@ -70,7 +52,7 @@ class Gate:
             yield
             return
         token = _held.set(None)
-        stepping = _SteppingOut(self._lock, self._count)
+        stepping = _SteppingOut(self._lock)
         timer = threading.Timer(after, stepping.leave) if after > 0 else None
         if timer is None:
             stepping.leave()
@@ -83,7 +65,6 @@ class Gate:
             if timer is not None:
                 timer.cancel()
             if stepping.end():
-                self._count(+1)
                 self._lock.acquire()
             _held.reset(token)
 
@@ -91,8 +72,8 @@ class Gate:
 class _SteppingOut:
     """A turn's leaving of the gate, which a timer may do while the turn waits."""
 
-    def __init__(self, gate: threading.Lock, count: Callable[[int], None]) -> None:
-        self._gate, self._count, self._mutex = gate, count, threading.Lock()
+    def __init__(self, gate: threading.Lock) -> None:
+        self._gate, self._mutex = gate, threading.Lock()
         self._left, self._ended = False, False
 
     def leave(self) -> None:
@@ -100,7 +81,6 @@ class _SteppingOut:
             if not self._ended and not self._left:
                 self._left = True
                 self._gate.release()
-                self._count(-1)
 
     def end(self) -> bool:
         """No leaving from now on; whether the turn left (and must come back in)."""

@@ -125,25 +125,3 @@ def test_a_short_wait_keeps_the_place_a_long_one_lets_others_through() -> None:
         assert not passed.wait(0.2)  # back in
     third.join(5)
     assert passed.is_set()
-
-
-def test_load_counts_the_turns_in_the_gate_and_waiting_not_those_stepped_out() -> None:
-    """`load` (what `one._peers` publishes to the server's other processes): each change
-    is heard by `on_load`, and it is back to 0 once every turn has left."""
-    gate, heard = Gate(), list[int]()
-    gate.on_load = heard.append
-    passed = threading.Event()
-
-    with gate.through():
-        assert gate.load == 1
-        waiting = threading.Thread(target=_through, args=(gate, passed))
-        waiting.start()
-        while gate.load < 2:  # the other turn is at the gate
-            time.sleep(0.01)
-        with gate.outside():
-            assert passed.wait(5)  # out: the other went through
-            waiting.join(5)
-            assert gate.load == 0  # neither in nor waiting: this one is outside
-        assert gate.load == 1  # back in
-    assert gate.load == 0
-    assert heard == [1, 2, 1, 0, 1, 0]
