@@ -317,10 +317,8 @@ class Knowledge:
                 report.chunks_removed += self.delete(creator_id, old)
                 report.moved[plan.source.key] = old
             self._record(creator_id, plan, len(plan.chunks))
-            outcome = "updated" if plan.entity is not None else "added"
-            if plan.moved_from is not None:
-                outcome = "moved"
-            else:
+            outcome = "moved" if plan.moved_from else "updated" if plan.entity else "added"
+            if outcome != "moved":  # in `report.moved` already, with where it was
                 getattr(report, outcome).append(plan.source.key)
             if on_progress:
                 on_progress(Progress(n, total, plan.source.key, outcome))
