@@ -58,7 +58,7 @@ class _Plan:
     chunks: list[Chunk]
     stored: set[str]  # ids of the chunks Chroma holds for the source now
     gone: list[str]
-    moved_from: Entity | None = None  # the same file, recorded where it no longer is
+    moved_from: str | None = None  # the path the same file was recorded at, now gone
 
     @property
     def new(self) -> list[Chunk]:
@@ -313,9 +313,8 @@ class Knowledge:
             report.chunks_written += len(plan.new)
             report.chunks_removed += len(plan.gone)
             if plan.moved_from is not None:  # first: a crash here leaves no copy behind
-                old = str(plan.moved_from.properties["source"])
-                report.chunks_removed += self.delete(creator_id, old)
-                report.moved[plan.source.key] = old
+                report.chunks_removed += self.delete(creator_id, plan.moved_from)
+                report.moved[plan.source.key] = plan.moved_from
             self._record(creator_id, plan, len(plan.chunks))
             outcome = "moved" if plan.moved_from else "updated" if plan.entity else "added"
             if outcome != "moved":  # in `report.moved` already, with where it was
@@ -370,7 +369,7 @@ class Knowledge:
                 tx.connections.connect(creator_id, entity_id, "owns")
                 uploaded = {"source": source.key, "kind": source.kind, "chunks": chunk_count}
                 if plan.moved_from is not None:
-                    uploaded["movedFrom"] = plan.moved_from.properties["source"]
+                    uploaded["movedFrom"] = plan.moved_from
                 tx.events.append(
                     "content_uploaded", creator_id, entity_id, uploaded, idempotency_key=key
                 )
@@ -405,10 +404,11 @@ class _Moves:
 
     def __init__(self, store: Store, creator_id: str) -> None:
         self._store, self._creator_id = store, creator_id
-        self._gone: dict[str, list[Entity]] | None = None  # listed when first asked
+        self._gone: dict[str, list[str]] | None = None  # paths by content; listed when asked
 
-    def of(self, source: Source) -> Entity | None:
-        """The recorded source that `source` (new under its path) is, moved; or None."""
+    def of(self, source: Source) -> str | None:
+        """The path of the recorded source that `source` (new under its path) is, moved
+        from there; or None."""
         if not os.path.isabs(source.key):  # a record's key: the same wherever its file is
             return None
         if self._gone is None:
@@ -416,9 +416,8 @@ class _Moves:
             for entity in every(self._store.entities.query, owner=self._creator_id, limit=500):
                 where = entity.properties.get("source")
                 if isinstance(where, str) and os.path.isabs(where) and not Path(where).exists():
-                    self._gone.setdefault(str(entity.properties.get("contentHash")), []).append(
-                        entity
-                    )
+                    content = str(entity.properties.get("contentHash"))
+                    self._gone.setdefault(content, []).append(where)
         found = self._gone.get(source.content_hash)
         return found.pop(0) if found else None  # once: a second copy is a new source
 
