@@ -16,6 +16,11 @@
      turns run code for the first time): p50 and p95 per turn; the goal is p95 <= 25 ms.
      About one turn in twelve is a fan's first, as in the crowd below; and 500 turns make
      a steadier p95 than 100, whose p95 is its fifth slowest turn.
+   - One chat, paused: 200 turns one at a time, each sent `PAUSE_SECONDS` after the last
+     answer, figures without a goal. Turns sent back to back find the server's code and
+     data still in the CPU's caches; one sent after a pause does not (on these shared
+     machines it costs more CPU whether the core idled or spun meanwhile), and neither
+     does a turn in the crowd below, whose fans each pause for seconds.
    - 100 chats at once: 100 conversations in progress together for 60 s, each fan sending
      its next message once it has the answer and has thought for a while (exponential,
      mean 5 s: a person reads and types for longer, and real generation would add seconds
@@ -89,6 +94,8 @@ WARMUP_TURNS = 10
 WARM_TURN_SECONDS = 0.2  # a turn this quick was not building an index
 WORKERS = 2  # server processes in `chat_over_http_workers`: one per core here
 THINK_SECONDS = 5.0  # a fan's mean time between an answer and their next message
+PAUSE_SECONDS = 0.1  # between turns of one chat, paused: each server process's gap in the crowd
+PAUSED_TURNS = 200
 SERVER_START_SECONDS = 120
 
 
@@ -253,6 +260,12 @@ def _chat_over_http(quick: bool, workers: int) -> dict[str, Any]:
         single = _one_at_a_time(chat, run, scale.turns)
         cpu_single = _per_turn(cpu, server.cpu_seconds(), len(single))
         chroma_single = _per_turn(chroma_cpu, _cpu_seconds(chroma_pid), len(single))
+        progress.print(f"chat: one chat, a turn {PAUSE_SECONDS:g} s after each answer")
+        cpu = server.cpu_seconds()
+        paused = _one_at_a_time(
+            chat, f"{run}-paused", min(scale.turns, PAUSED_TURNS), PAUSE_SECONDS
+        )
+        cpu_paused = _per_turn(cpu, server.cpu_seconds(), len(paused))
         progress.print(f"chat: {scale.chats} chats in progress for {scale.crowd_seconds:g} s")
         cpu, chroma_cpu = server.cpu_seconds(), _cpu_seconds(chroma_pid)
         crowd = _crowd(chat, run, scale.chats, scale.crowd_seconds)
@@ -272,6 +285,9 @@ def _chat_over_http(quick: bool, workers: int) -> dict[str, Any]:
     figures = [
         *latency_figures("turn", "one chat, per turn", single, 95, TURN_GOAL_MS),
         Figure("turn_mean_ms", "one chat, per turn mean", statistics.fmean(single) * 1000, "ms"),
+        *latency_figures(
+            "paused", f"one chat, {PAUSE_SECONDS * 1000:g} ms pauses, per turn", paused, 95
+        ),
         *latency_figures("crowd", f"{n} chats in progress, per turn", crowd.seconds, 95),
         Figure(
             "crowd_ratio",
@@ -316,6 +332,7 @@ def _chat_over_http(quick: bool, workers: int) -> dict[str, Any]:
             Figure(key, label, ms, "ms")
             for key, label, ms in (
                 ("turn_cpu_ms", "server CPU per turn, one chat", cpu_single),
+                ("paused_cpu_ms", "server CPU per turn, one chat, paused", cpu_paused),
                 ("crowd_cpu_ms", f"server CPU per turn, {n} chats in progress", cpu_crowd),
                 ("chroma_cpu_ms", "Chroma server CPU per turn, one chat", chroma_single),
                 ("chroma_crowd_cpu_ms", f"Chroma server CPU per turn, {n} chats", chroma_crowd),
@@ -383,14 +400,17 @@ def _warm_up(chat: _Chat, run: str, workers: int) -> None:
             return
 
 
-def _one_at_a_time(chat: _Chat, run: str, turns: int) -> list[float]:
-    """`turns` turns one at a time, from `SINGLE_FANS` fans in rotation; each turn's seconds."""
+def _one_at_a_time(chat: _Chat, run: str, turns: int, pause: float = 0.0) -> list[float]:
+    """`turns` turns one at a time, from `SINGLE_FANS` fans in rotation, each sent `pause`
+    seconds after the last answer; each turn's seconds."""
     with ExitStack() as stack:
         clients = [stack.enter_context(chat.client()) for _ in range(SINGLE_FANS)]
-        return [
-            chat.turn(clients[n % SINGLE_FANS], f"{run}-fan-{n % SINGLE_FANS}", n // SINGLE_FANS)
-            for n in range(turns)
-        ]
+        seconds = []
+        for n in range(turns):
+            time.sleep(pause)
+            fan = f"{run}-fan-{n % SINGLE_FANS}"
+            seconds.append(chat.turn(clients[n % SINGLE_FANS], fan, n // SINGLE_FANS))
+        return seconds
 
 
 @dataclass(frozen=True)
