@@ -315,10 +315,11 @@ class Knowledge:
             if plan.moved_from is not None:  # first: a crash here leaves no copy behind
                 report.chunks_removed += self.delete(creator_id, plan.moved_from)
                 report.moved[plan.source.key] = plan.moved_from
-            self._record(creator_id, plan, len(plan.chunks))
-            outcome = "moved" if plan.moved_from else "updated" if plan.entity else "added"
-            if outcome != "moved":  # in `report.moved` already, with where it was
+                outcome = "moved"
+            else:
+                outcome = "updated" if plan.entity is not None else "added"
                 getattr(report, outcome).append(plan.source.key)
+            self._record(creator_id, plan, len(plan.chunks))
             if on_progress:
                 on_progress(Progress(n, total, plan.source.key, outcome))
 
