@@ -407,7 +407,8 @@ def _one_at_a_time(chat: _Chat, run: str, turns: int, pause: float = 0.0) -> lis
         clients = [stack.enter_context(chat.client()) for _ in range(SINGLE_FANS)]
         seconds = []
         for n in range(turns):
-            time.sleep(pause)
+            if pause:
+                time.sleep(pause)
             fan = f"{run}-fan-{n % SINGLE_FANS}"
             seconds.append(chat.turn(clients[n % SINGLE_FANS], fan, n // SINGLE_FANS))
         return seconds
