@@ -24,7 +24,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents._guard import Fence, Leaks, SafeStream, defuse, safe_links
-from agents._model import Model, Reply, Stream
+from agents._model import Model, Stream
 from agents._usage import Usage
 from agents.errors import (
     AccessDeniedError,
@@ -449,7 +449,7 @@ class Clone:
         turn = self._turn(fan_id, message, key)
         if isinstance(turn, CloneReply):
             return turn
-        answer: Reply[Any] = self.model.invoke(
+        answer = self.model.invoke(
             turn.messages,
             creator_id=self.creator.id,
             max_tokens=self.max_tokens,

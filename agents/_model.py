@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Generic, Literal, TypeVar
+from collections.abc import Callable, Generator, Iterator, Sequence
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
@@ -118,6 +118,28 @@ class Model:
             budget=budget,
         )
 
+    @overload
+    def invoke(
+        self,
+        messages: Messages,
+        *,
+        output: None = None,
+        creator_id: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Reply[Any]: ...
+
+    @overload
+    def invoke(
+        self,
+        messages: Messages,
+        *,
+        output: type[T],
+        creator_id: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Reply[T]: ...
+
     def invoke(
         self,
         messages: Messages,
@@ -126,7 +148,7 @@ class Model:
         creator_id: str | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> Reply[T]:
+    ) -> Reply[Any]:
         """Ask the model; with `output`, get its reply parsed into that pydantic model.
 
         Raises:
@@ -290,7 +312,7 @@ class Stream:
         self._started = False
         self.reply: Reply[Any] | None = None
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Generator[str, None, None]:  # `close()` it to stop reading early
         if self._started:
             raise AgentsError("a Stream can be read once; call Model.stream() again")
         self._started = True

@@ -16,7 +16,7 @@ from agents.errors import BudgetExceededError
 class HeldScript(ScriptedChatModel):
     """Replies only once `release` is set, counting the calls that reach it."""
 
-    def _reply(self, messages, kwargs):  # type: ignore[no-untyped-def]
+    def _reply(self, messages, kwargs):
         with _lock:
             arrived.append(1)
         release.wait(timeout=30)
