@@ -95,17 +95,19 @@ def _paths(tokens: int) -> dict[str, Callable[[str], Iterator[str]]]:
     chat = ChatOpenAI(
         model="local",
         base_url=server.base_url,
-        api_key="local",  # type: ignore[arg-type]
+        api_key="local",
         temperature=0,
         extra_body={"max_tokens": tokens},
     )
 
     def direct(prompt: str) -> Iterator[str]:
-        for part in llama.create_chat_completion(
+        parts = llama.create_chat_completion(
             [{"role": "user", "content": prompt}], max_tokens=tokens, temperature=0, stream=True
-        ):
-            text = part["choices"][0]["delta"].get("content")  # type: ignore[index]
-            if text:
+        )
+        assert not isinstance(parts, dict)  # streamed: an iterator of parts
+        for part in parts:
+            text = part["choices"][0]["delta"].get("content")
+            if isinstance(text, str) and text:
                 yield text
 
     def bare(prompt: str) -> Iterator[str]:

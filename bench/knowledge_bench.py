@@ -222,7 +222,7 @@ def fill(
         ids = [f"bench-{offset + start + i}" for i in range(n)]
         collection.add(
             ids=ids,
-            embeddings=blend,  # type: ignore[arg-type]
+            embeddings=blend,
             documents=[" ".join(sentences[j] for j in p) for p in picks],
             metadatas=[
                 {

@@ -15,11 +15,12 @@ from agents.errors import (
     ContextExceededError,
     NetworkError,
     OutputParseError,
+    ProviderError,
     ProviderTimeoutError,
     RateLimitedError,
     UnknownProviderError,
 )
-from tests.agents.fake_openai import FakeOpenAI, completion, error, fake_openai, streamed
+from tests.agents.fake_openai import Answer, FakeOpenAI, completion, error, fake_openai, streamed
 
 
 class Person(BaseModel):
@@ -123,7 +124,7 @@ def test_rate_limits_end_after_the_bounded_attempts(fake: FakeOpenAI) -> None:
     ],
 )
 def test_errors_are_typed_and_retried_only_when_it_can_help(
-    fake: FakeOpenAI, answer, error_type, attempts
+    fake: FakeOpenAI, answer: Answer, error_type: type[ProviderError], attempts: int
 ) -> None:
     fake.script = [answer]
     with pytest.raises(error_type) as info:
@@ -133,8 +134,6 @@ def test_errors_are_typed_and_retried_only_when_it_can_help(
 
 
 def test_a_slow_provider_times_out_and_is_retried(fake: FakeOpenAI) -> None:
-    from tests.agents.fake_openai import Answer
-
     fake.script = [Answer(body=completion("late").body, delay=1.0), completion("in time")]
     reply = compatible(fake, timeout=0.3).invoke("hi")
     assert reply.text == "in time" and len(fake.requests) == 2

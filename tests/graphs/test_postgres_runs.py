@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from agents import Model, ScriptedChatModel
-from agents.providers import Providers
+from agents.providers import Providers, SimulatedPayments
 from graphs import Deps, Runs, checkpointer, elevate, purchase
 from ontology import Store
 from tests.servers import Postgres
@@ -54,6 +54,7 @@ def test_runs_on_postgresql_wait_resume_and_purchase_once(
         assert len(results) == 4 and len({r.run_id for r in results}) == 1
         final = runs.get(results[0].run_id)
         assert final.status == "completed" and final.values["status"] == "completed"
+        assert isinstance(providers.payments, SimulatedPayments)
         assert [c.reference for c in providers.payments.charges.values()].count("pg-1") == 1
         assert purchase.balance(store, fan.id, token.id) == 50
         assert providers.chain.balance_of(token.properties["contractAddress"], fan.id) == 50

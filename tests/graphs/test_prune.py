@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import pytest
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from agents import Model, ScriptedChatModel
@@ -63,7 +64,7 @@ def test_prune_keeps_a_shared_thread_s_latest_checkpoint(url: str) -> None:
         own = runs.start("tally", {"creator_id": creator, "word": "alone"})
         time.sleep(0.01)  # ended before the cutoff, not in its millisecond
         assert runs.prune(older_than=timedelta(0)) == 2
-        config = {"configurable": {"thread_id": shared}}
+        config: RunnableConfig = {"configurable": {"thread_id": shared}}
         assert len(list(runs.saver.list(config))) == 1
         assert runs.saver.get_tuple({"configurable": {"thread_id": own.thread_id}}) is None
         three = runs.start("tally", {"creator_id": creator, "word": "three"}, thread_id=shared)

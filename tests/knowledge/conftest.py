@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,16 +43,16 @@ def make_knowledge(request: pytest.FixtureRequest, store: Store, tmp_path: Path)
     Every Knowledge a test builds shares that test's Chroma and namespace.
     """
     namespace = f"t{uuid.uuid4().hex[:12]}"  # in-memory and server Chroma outlive a test
-    where: dict[str, object] = {}
+    where: dict[str, Any] = {}
     if request.param == "disk":
         where["path"] = tmp_path / "chroma"
     elif request.param == "server":
         where["url"] = request.getfixturevalue("chroma_url")
 
-    def make(embedder: Embedder | None = None, **options: object) -> Knowledge:
+    def make(embedder: Embedder | None = None, **options: Any) -> Knowledge:
         return Knowledge(
             store, embedder=embedder or FakeEmbedder(), namespace=namespace, **where, **options
-        )  # type: ignore[arg-type]
+        )
 
     return make
 

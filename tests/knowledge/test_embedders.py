@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -129,9 +129,10 @@ def test_an_embedder_serves_as_chromas_embedding_function() -> None:
     from knowledge._collections import connect
 
     client = connect()  # in memory
-    collection = client.create_collection(
-        f"ef-{uuid.uuid4().hex[:8]}", embedding_function=FakeEmbedder(64).as_chroma_function()
-    )
+    # Chroma types the parameter as a function of documents or images (its own functions,
+    # of documents only, do not fit it either).
+    function: Any = FakeEmbedder(64).as_chroma_function()
+    collection = client.create_collection(f"ef-{uuid.uuid4().hex[:8]}", embedding_function=function)
     collection.add(ids=["a", "b"], documents=["brine the chicken", "quarterly revenue"])
     found = collection.query(query_texts=["how to brine chicken"], n_results=1)
     assert found["ids"] == [["a"]]

@@ -285,7 +285,7 @@ def test_searching_a_creator_with_nothing_ingested_finds_nothing(
     knowledge: Knowledge, creator: str
 ) -> None:
     for mode in ("lexical", "dense", "hybrid"):
-        assert knowledge.retriever(creator).search("anything", mode=mode) == []  # type: ignore[arg-type]
+        assert knowledge.retriever(creator).search("anything", mode=mode) == []
     knowledge.reset(creator)
     assert knowledge.retriever(creator).search("anything", mode="lexical") == []
     with pytest.raises(ValueError, match="k must be 1 or more"):

@@ -11,6 +11,7 @@ import pytest
 
 from knowledge import Knowledge, Segment, Source
 from knowledge._lexical import LexicalIndex
+from knowledge._retriever import Mode
 from knowledge.errors import IsolationError
 from ontology import Store
 from tests.knowledge.conftest import SAMPLE, count_lexical_indexes
@@ -35,7 +36,7 @@ def recipes(knowledge: Knowledge, creator: str) -> Knowledge:
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
-def test_each_mode_finds_the_passage(recipes: Knowledge, creator: str, mode) -> None:
+def test_each_mode_finds_the_passage(recipes: Knowledge, creator: str, mode: Mode) -> None:
     hits = recipes.retriever(creator).search("how long should I brine chicken", k=3, mode=mode)
     assert hits[0].chunk.source == "brine"
     assert hits[0].score == max(h.score for h in hits)
@@ -88,7 +89,9 @@ def test_a_foreign_chunk_is_never_returned(recipes: Knowledge, creator: str) -> 
     recipes.collections.get(creator).add(
         ids=["planted"],
         documents=["Brine the chicken: SECRET of another creator."],
-        embeddings=[recipes.embedder.embed_query("Brine the chicken: SECRET")],  # type: ignore[list-item]
+        embeddings=np.asarray(
+            [recipes.embedder.embed_query("Brine the chicken: SECRET")], dtype=np.float32
+        ),
         metadatas=[
             {
                 "creator_id": "intruder",

@@ -124,7 +124,9 @@ def test_ascii_text_loses_the_same_controls_as_any_text() -> None:
         ("video.mp4", "x", SourceError, "unsupported file type"),
     ],
 )
-def test_bad_files_are_refused_naming_the_file(tmp_path: Path, name, content, error, match) -> None:
+def test_bad_files_are_refused_naming_the_file(
+    tmp_path: Path, name: str, content: str | bytes, error: type[SourceError], match: str
+) -> None:
     path = _write(tmp_path, name, content)
     with pytest.raises(error, match=match) as info:
         load_file(path)

@@ -10,6 +10,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from langchain_core.runnables import RunnableConfig
+
 from graphs import Run, clone
 from one._app import One
 from tests.one.chat_child import FIRST, SECOND
@@ -102,9 +104,9 @@ def test_a_turn_killed_as_its_ending_was_written_is_done_again_with_its_steps(
     with make_one(data) as one:
         killed = next(r for r in one.runs.list() if _asked(r) == SECOND)
         assert [e.type for e in killed.events] == ["run_accepted"]
-        thread = {"configurable": {"thread_id": killed.thread_id}}
+        thread: RunnableConfig = {"configurable": {"thread_id": killed.thread_id}}
         latest = one.runs.saver.get_tuple(thread)
-        assert latest is not None and latest.metadata["runId"] == killed.id  # written
+        assert latest is not None and latest.metadata.get("runId") == killed.id  # written
     assert _child(data, "recover") == 0
     with make_one(data) as one:
         run = one.runs.get(killed.id)
@@ -149,7 +151,7 @@ def test_pruning_keeps_a_chat_s_memory_and_its_answers(one: One, maya: str) -> N
     one.build_clone(maya)
     first = one.chat(maya, "sam", "How salty should pasta water be?", key="req-1")
     one.chat(maya, "sam", "And how long do I boil it?")
-    thread = {"configurable": {"thread_id": first.run.thread_id}}
+    thread: RunnableConfig = {"configurable": {"thread_id": first.run.thread_id}}
     assert len(list(one.runs.saver.list(thread))) == 2
     time.sleep(0.01)  # ended before the cutoff, not in its millisecond
     assert one.runs.prune(older_than=timedelta(0)) >= 1

@@ -36,7 +36,7 @@ from tests.knowledge.conftest import count_lexical_indexes
 from tests.one import serve_child
 from tests.one.conftest import Brain, brain_model, make_one, with_maya
 
-AGENT_OUTPUTS = {type(sample).__name__: sample for sample in SAMPLES.values()}
+AGENT_OUTPUTS: dict[str, Any] = {type(sample).__name__: sample for sample in SAMPLES.values()}
 TEXT = Brain.model_fields["text"].default
 NOTE = b"# Sourdough starter\n\nFeed the starter rye flour twice a day; it smells of apples.\n"
 
@@ -220,7 +220,7 @@ def call(s: Server, route: Route, key: str | None) -> Any:
 
 def test_the_table_lists_every_route_of_the_app(shared: Server) -> None:
     app = create_app(shared.one).app  # inside the body limit
-    served = {(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods}
+    served = {(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods or ()}
     assert served == {(r.method, r.path) for r in ROUTES}
 
 
@@ -469,7 +469,7 @@ def test_the_openai_client_streams_from_the_clone(server: Server) -> None:
 def test_langchain_invokes_and_streams_the_clone(server: Server) -> None:
     chat = ChatOpenAI(
         base_url="http://testserver/v1",
-        api_key=server.mayas,  # type: ignore[arg-type]
+        api_key=server.mayas,
         http_client=server.client,
         model="maya-lin",
     )
@@ -783,12 +783,13 @@ def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 def _serve_a_copy(template: Template, tmp_path: Path) -> list[One]:
     """`serve` on a copy of the template (uvicorn's `run` replaced); the ONEs it made."""
     made: list[One] = []
+
+    def make() -> One:
+        made.append(copy_of(template, tmp_path))
+        return made[-1]
+
     try:
-        serve(
-            lambda: made.append(copy_of(template, tmp_path)) or made[-1],
-            host="127.0.0.1",
-            port=8123,
-        )
+        serve(make, host="127.0.0.1", port=8123)
     finally:
         gc.unfreeze()  # this test process goes on collecting what serve froze
     return made
@@ -840,12 +841,13 @@ def test_serve_recovers_the_runs_a_crash_left_before_it_serves(
         assert one.runs.get(run_id).status == "accepted"
     data = tmp_path / "data"
     made: list[One] = []
+
+    def make() -> One:
+        made.append(make_one(data, model=brain_model(**AGENT_OUTPUTS)))
+        return made[-1]
+
     try:
-        serve(
-            lambda: made.append(make_one(data, model=brain_model(**AGENT_OUTPUTS))) or made[-1],
-            host="127.0.0.1",
-            port=8123,
-        )
+        serve(make, host="127.0.0.1", port=8123)
     finally:
         gc.unfreeze()
     with make_one(data) as after:

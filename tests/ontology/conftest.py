@@ -17,7 +17,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return "sqlite://"
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'one.db'}"
-    return request.getfixturevalue("pg_server").new_database()
+    return str(request.getfixturevalue("pg_server").new_database())
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import BaseModel
 
-from ontology import Catalogue, ConnectionType, EntityType, EventType
+from ontology import Catalogue, ConnectionType, EntityType, EventType, Kind
 from ontology.errors import CatalogueError, InvalidInputError, UnknownTypeError
 
 
@@ -38,7 +40,7 @@ def test_builtins_hold_the_reference_lists(catalogue: Catalogue) -> None:
         ("event", "consolidated_payment", 2),
     ],
 )
-def test_groups(catalogue: Catalogue, kind, group, count) -> None:
+def test_groups(catalogue: Catalogue, kind: Kind, group: str, count: int) -> None:
     assert len(catalogue.groups(kind)[group]) == count
 
 
@@ -78,7 +80,9 @@ def test_unknown_type_names_the_closest(catalogue: Catalogue) -> None:
         ("connection", "holds_tokens", {"balance": -5}, "metadata.balance"),
     ],
 )
-def test_metadata_models_refuse_bad_shapes(catalogue: Catalogue, kind, name, data, field) -> None:
+def test_metadata_models_refuse_bad_shapes(
+    catalogue: Catalogue, kind: Kind, name: str, data: dict[str, Any], field: str
+) -> None:
     with pytest.raises(InvalidInputError) as info:
         catalogue.validate(kind, name, data)
     assert info.value.field == field

@@ -141,7 +141,9 @@ class RecordingPayments(SimulatedPayments):
     """A stand-in for a developer's real client, loaded by its import path."""
 
 
-def test_providers_are_simulated_by_default_and_real_by_setting(monkeypatch) -> None:
+def test_providers_are_simulated_by_default_and_real_by_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from agents.errors import ConfigurationError
     from agents.providers import Providers, ProviderSettings, SimulatedChain
 
